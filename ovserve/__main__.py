@@ -1,0 +1,5 @@
+import sys
+
+from ovserve.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""The `ovserve` command."""
+
+import argparse
+import logging
+import sys
+
+from ovserve import __version__
+
+
+def _serve(args):
+    from ovserve.errors import ConfigError
+    from ovserve.server.supervisor import Supervisor
+
+    supervisor = Supervisor(args.config, args.host, args.port, workers=args.workers, log_level=args.log_level,
+                            graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes)
+    try:
+        return supervisor.run()
+    except ConfigError as error:
+        print(f"ovserve: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="ovserve", description="Serve OpenVINO models over an OpenAI-compatible API.")
+    parser.add_argument("--version", action="version", version=f"ovserve {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the server")
+    serve.add_argument("--config", default="config.json", help="server config file (default: ./config.json)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes (engines are shared by all)")
+    serve.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
+    serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s [ovserve] %(levelname)s %(message)s")
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Reading the server config (config.json) and the graph file of each servable it names.
+
+Everything is validated here, once, at start-up: a problem raises ConfigError naming the file, the
+JSON path and the fix. Node options are validated later by the graph builder, against the schema
+each node type publishes.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ovserve.config.paths import UnresolvablePath, resolve_path
+from ovserve.config.validation import compile_validator, packaged_schema, read_json_file, validate_document
+from ovserve.errors import ConfigError
+
+DEFAULT_PLUGIN_FOLDER = "plugins"
+
+
+@dataclass(frozen=True)
+class ServableSpec:
+    name: str
+    graph_file: Path
+    graph: dict  # the validated graph document
+    json_path: str  # of this servable inside the server config
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    file: Path
+    servables: tuple
+    plugin_folders: tuple
+
+    def servable_names(self):
+        return [servable.name for servable in self.servables]
+
+
+def _resolve(value, relative_to, file, json_path):
+    try:
+        return resolve_path(value, relative_to)
+    except UnresolvablePath as exc:
+        raise ConfigError(file, json_path, str(exc)) from None
+
+
+def load_graph_file(path, servable_name):
+    document = read_json_file(path, f"graph file of servable '{servable_name}'")
+    validate_document(compile_validator(packaged_schema("graph.schema.json")), document, path)
+    return document
+
+
+def _plugin_folders(document, file):
+    folders = []
+    explicit = "plugin_paths" in document
+    for index, value in enumerate(document.get("plugin_paths", [DEFAULT_PLUGIN_FOLDER])):
+        folder = _resolve(value, file.parent, file, f"$.plugin_paths[{index}]")
+        if folder.is_dir():
+            folders.append(folder)
+        elif explicit:
+            raise ConfigError(file, f"$.plugin_paths[{index}]", f"'{value}' resolves to {folder}, which is not a folder")
+    return tuple(folders)
+
+
+def load_server_config(path):
+    file = Path(path).resolve()
+    document = read_json_file(file, "server config")
+    validate_document(compile_validator(packaged_schema("server_config.schema.json")), document, file)
+
+    servables, seen = [], {}
+    for index, entry in enumerate(document["servables"]):
+        json_path = f"$.servables[{index}]"
+        name = entry["name"]
+        if name in seen:
+            raise ConfigError(file, f"{json_path}.name", f"'{name}' is already used by $.servables[{seen[name]}]",
+                              "give every servable a unique name")
+        seen[name] = index
+        base = _resolve(entry["base_path"], file.parent, file, f"{json_path}.base_path")
+        if not base.is_dir():
+            raise ConfigError(file, f"{json_path}.base_path", f"'{entry['base_path']}' resolves to {base}, which is not a folder",
+                              "relative paths resolve against the config file's folder")
+        graph_file = _resolve(entry.get("graph_path", "graph.json"), base, file, f"{json_path}.graph_path")
+        if not graph_file.is_file():
+            raise ConfigError(file, f"{json_path}.graph_path", f"no graph file at {graph_file}",
+                              "create it, or set graph_path to the graph file's name")
+        servables.append(ServableSpec(name, graph_file, load_graph_file(graph_file, name), json_path))
+    return ServerConfig(file, tuple(servables), _plugin_folders(document, file))

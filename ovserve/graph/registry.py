@@ -1,0 +1,36 @@
+"""The servables of one server, by name."""
+
+from ovserve.errors import ModelNotFound, UnsupportedByModel
+from ovserve.graph.builder import build_servable
+from ovserve.graph.plugins import discover_node_types
+
+
+class ServableRegistry:
+    def __init__(self, servables):
+        self._servables = {servable.name: servable for servable in servables}
+
+    @classmethod
+    def from_config(cls, config):
+        node_types = discover_node_types(config.plugin_folders)
+        return cls(build_servable(spec, node_types) for spec in config.servables)
+
+    def __iter__(self):
+        return iter(self._servables.values())
+
+    def names(self):
+        return list(self._servables)
+
+    def get(self, name):
+        servable = self._servables.get(name)
+        if servable is None:
+            served = ", ".join(repr(n) for n in self._servables)
+            raise ModelNotFound(f"The model '{name}' does not exist. This server serves: {served}.")
+        return servable
+
+    def require(self, name, capability):
+        servable = self.get(name)
+        if capability not in servable.capabilities:
+            raise UnsupportedByModel(
+                f"The model '{name}' does not support {capability} (it supports: {', '.join(servable.capabilities)}).",
+                param="model", code="unsupported_model_capability")
+        return servable

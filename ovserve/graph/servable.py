@@ -1,0 +1,42 @@
+"""A servable: its processors and the terminal node, run in order for each request."""
+
+
+class Servable:
+    def __init__(self, name, processors, terminal):
+        self.name = name
+        self.processors = list(processors)
+        self.terminal = terminal
+
+    @property
+    def nodes(self):
+        return self.processors + [self.terminal]
+
+    @property
+    def capabilities(self):
+        return self.terminal.capabilities
+
+    def engine_specs(self):
+        """{node name: EngineSpec} for the nodes that need an engine process."""
+        specs = {}
+        for node in self.nodes:
+            spec = node.engine_spec()
+            if spec is not None:
+                specs[node.context.node_name] = spec
+        return specs
+
+    def load(self, runtime):
+        for node in self.nodes:
+            node.load(runtime)
+
+    def is_ready(self):
+        return all(node.is_ready() for node in self.nodes)
+
+    def chat(self, chat_input):
+        for node in self.processors:
+            chat_input = node.process_chat(chat_input)
+        return self.terminal.chat(chat_input)
+
+    def complete(self, completion_input):
+        for node in self.processors:
+            completion_input = node.process_completion(completion_input)
+        return self.terminal.complete(completion_input)

@@ -1,0 +1,1 @@
+"""The HTTP edge: a Falcon WSGI app (routes, body reading, error rendering)."""

@@ -1,0 +1,60 @@
+"""POST /v3/chat/completions and /v3/completions: parse, route to the servable, answer."""
+
+import falcon
+
+from ovserve.http.body import read_json
+from ovserve.protocol.requests import parse_chat, parse_completion
+from ovserve.protocol.responses import CHAT, COMPLETION, ResponseWriter
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class _GenerationResource:
+    capability = ""
+    shape = None
+
+    def __init__(self, registry, max_body_bytes):
+        self.registry = registry
+        self.max_body_bytes = max_body_bytes
+
+    def start(self, servable, graph_input):
+        raise NotImplementedError
+
+    def parse(self, body, request_id):
+        raise NotImplementedError
+
+    def on_post(self, req, resp):
+        body = read_json(req, self.max_body_bytes)
+        model, graph_input, stream_options = self.parse(body, req.context.request_id)
+        servable = self.registry.require(model, self.capability)
+        generation = self.start(servable, graph_input)
+        writer = ResponseWriter(self.shape, model, graph_input.params.n)
+        if stream_options.stream:
+            resp.content_type = "text/event-stream"
+            resp.set_headers(SSE_HEADERS)
+            resp.stream = writer.stream(generation, stream_options.include_usage)
+        else:
+            resp.media = writer.unary(generation)
+        resp.status = falcon.HTTP_200
+
+
+class ChatCompletionsResource(_GenerationResource):
+    capability = "chat.completions"
+    shape = CHAT
+
+    def parse(self, body, request_id):
+        return parse_chat(body, request_id)
+
+    def start(self, servable, graph_input):
+        return servable.chat(graph_input)
+
+
+class CompletionsResource(_GenerationResource):
+    capability = "completions"
+    shape = COMPLETION
+
+    def parse(self, body, request_id):
+        return parse_completion(body, request_id)
+
+    def start(self, servable, graph_input):
+        return servable.complete(graph_input)

@@ -1,0 +1,36 @@
+"""Liveness and readiness, KServe v2 style.
+
+Liveness answers from the HTTP worker alone (it never waits for an engine). Readiness is true only
+when every servable is loaded and its engine is connected.
+"""
+
+import falcon
+
+
+class LiveResource:
+    def on_get(self, req, resp):
+        resp.media = {"live": True}
+
+
+class ReadyResource:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def on_get(self, req, resp):
+        pending = [servable.name for servable in self.registry if not servable.is_ready()]
+        resp.status = falcon.HTTP_503 if pending else falcon.HTTP_200
+        resp.media = {"ready": not pending, "not_ready": pending}
+
+
+class ModelReadyResource:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def __call__(self, req, resp, model_id):
+        """A sink: model names may contain '/', which a route template can't match mid-path."""
+        if req.method not in ("GET", "HEAD"):
+            raise falcon.HTTPMethodNotAllowed(["GET", "HEAD"])
+        servable = self.registry.get(model_id)
+        ready = servable.is_ready()
+        resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
+        resp.media = {"name": servable.name, "ready": ready}

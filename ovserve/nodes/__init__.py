@@ -1,0 +1,1 @@
+"""Built-in node plugins (registered through the `ovserve.nodes` entry point group)."""

@@ -1,0 +1,1 @@
+"""The continuous-batching LLM node: worker side (node.py) and engine side (engine.py)."""

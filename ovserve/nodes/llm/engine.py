@@ -1,0 +1,116 @@
+"""The engine side of the LLM node: one ContinuousBatchingPipeline, stepped by the engine host.
+
+Requests arrive as token ids (the HTTP workers template and tokenize), and leave as new token ids
+per sequence after every step (the workers detokenize). Only this module touches the pipeline and
+its generation handles, always from the engine host's single thread.
+"""
+
+import logging
+
+import numpy
+import openvino
+import openvino_genai
+
+from ovserve.runtime.engine import Engine, RequestRejected
+
+log = logging.getLogger("ovserve.engine.llm")
+
+_FINISH_REASONS = {
+    openvino_genai.GenerationFinishReason.STOP: "stop",
+    openvino_genai.GenerationFinishReason.LENGTH: "length",
+    openvino_genai.GenerationFinishReason.TOOL_CALL: "tool_calls",
+}
+_RUNNING = openvino_genai.GenerationStatus.RUNNING
+
+# GenerationConfig fields a worker may set, by name (values already validated by the worker).
+GENERATION_FIELDS = (
+    "max_new_tokens", "min_new_tokens", "ignore_eos", "temperature", "top_p", "top_k", "min_p",
+    "rng_seed", "do_sample", "presence_penalty", "frequency_penalty", "repetition_penalty",
+    "stop_token_ids", "logprobs", "num_return_sequences",
+)
+
+
+def scheduler_config(options):
+    config = openvino_genai.SchedulerConfig()
+    config.cache_size = options["cache_size"]
+    config.max_num_seqs = options["max_num_seqs"]
+    config.max_num_batched_tokens = options["max_num_batched_tokens"]
+    config.dynamic_split_fuse = options["dynamic_split_fuse"]
+    config.enable_prefix_caching = options["enable_prefix_caching"]
+    return config
+
+
+def generation_config(fields):
+    config = openvino_genai.GenerationConfig()
+    for name, value in fields.items():
+        if name not in GENERATION_FIELDS:
+            raise RequestRejected(f"unknown generation field '{name}'")
+        if name == "stop_token_ids":
+            value = set(value)
+        setattr(config, name, value)
+    return config
+
+
+class ContinuousBatchingEngine(Engine):
+    def __init__(self, options):
+        super().__init__(options)
+        plugin_config = {key: str(value) for key, value in options.get("plugin_config", {}).items()}
+        self.pipeline = openvino_genai.ContinuousBatchingPipeline(
+            options["models_path"], scheduler_config(options), options["device"], plugin_config)
+        self.eos_token_id = self.pipeline.get_tokenizer().get_eos_token_id()
+        self.handles = {}
+
+    def info(self):
+        return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
+
+    def submit(self, key, payload):
+        config = generation_config(payload["generation"])
+        if config.ignore_eos is False and not config.stop_token_ids:
+            config.set_eos_token_id(self.eos_token_id)
+        try:
+            config.validate()
+        except Exception as exc:
+            raise RequestRejected(str(exc)) from None
+        input_ids = openvino.Tensor(numpy.array([payload["prompt_ids"]], dtype=numpy.int64))
+        self.handles[key] = self.pipeline.add_request(key, input_ids, config)
+
+    def cancel(self, key):
+        handle = self.handles.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def has_work(self):
+        return bool(self.handles) or self.pipeline.has_non_finished_requests()
+
+    def step(self):
+        self.pipeline.step()
+        updates = []
+        for key, handle in list(self.handles.items()):
+            sequences = {}
+            while handle.can_read():
+                for index, output in handle.read().items():
+                    ids, logprobs, reason = sequences.setdefault(index, ([], [], [None]))
+                    ids.extend(output.generated_ids)
+                    logprobs.extend(output.generated_log_probs)
+                    if output.finish_reason in _FINISH_REASONS:
+                        reason[0] = _FINISH_REASONS[output.finish_reason]
+            status = handle.get_status()
+            done = status != _RUNNING
+            if done:
+                del self.handles[key]
+            if sequences or done:
+                update = {
+                    "sequences": [(index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()],
+                    "status": status.name.lower(),
+                }
+                updates.append((key, update, done))
+        return updates
+
+    def stats(self):
+        metrics = self.pipeline.get_metrics()
+        return {
+            "live_requests": len(self.handles),
+            "engine_requests": metrics.requests,
+            "scheduled_requests": metrics.scheduled_requests,
+            "cache_usage": metrics.cache_usage,
+        }

@@ -1,0 +1,91 @@
+"""Facts read from model files without loading the model: GGUF metadata and HF/OpenVINO folders."""
+
+import json
+import struct
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+# GGUF value types -> struct format of a scalar (8 = string, 9 = array are handled apart)
+_SCALAR_FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+
+
+class _Reader:
+    def __init__(self, handle):
+        self.handle = handle
+
+    def unpack(self, fmt):
+        size = struct.calcsize(fmt)
+        data = self.handle.read(size)
+        if len(data) != size:
+            raise ValueError("truncated GGUF header")
+        return struct.unpack(fmt, data)[0]
+
+    def string(self):
+        length = self.unpack("<Q")
+        return self.handle.read(length).decode("utf-8", errors="replace")
+
+    def skip_string(self):
+        self.handle.seek(self.unpack("<Q"), 1)
+
+    def value(self, kind, keep):
+        if kind == _STRING:
+            return self.string() if keep else self.skip_string()
+        if kind == _ARRAY:
+            item_kind, count = self.unpack("<I"), self.unpack("<Q")
+            if item_kind == _STRING:
+                for _ in range(count):
+                    self.skip_string()
+            else:
+                self.handle.seek(struct.calcsize(_SCALAR_FORMATS[item_kind]) * count, 1)
+            return None
+        return self.unpack(_SCALAR_FORMATS[kind])
+
+
+def read_gguf_metadata(path):
+    """Scalar and string metadata of a GGUF file (arrays such as the vocabulary are skipped)."""
+    metadata = {}
+    with open(path, "rb") as handle:
+        reader = _Reader(handle)
+        if handle.read(4) != GGUF_MAGIC:
+            raise ValueError(f"{path} is not a GGUF file")
+        version = reader.unpack("<I")
+        if version < 2:
+            raise ValueError(f"GGUF version {version} is not supported")
+        reader.unpack("<Q")  # tensor count
+        for _ in range(reader.unpack("<Q")):
+            key = reader.string()
+            kind = reader.unpack("<I")
+            value = reader.value(kind, keep=True)
+            if value is not None:
+                metadata[key] = value
+    return metadata
+
+
+def is_gguf(path):
+    return Path(path).is_file() and Path(path).suffix.lower() == ".gguf"
+
+
+def context_length(models_path):
+    """The model's context length, or None when the files don't say."""
+    path = Path(models_path)
+    if is_gguf(path):
+        metadata = read_gguf_metadata(path)
+        architecture = metadata.get("general.architecture", "llama")
+        value = metadata.get(f"{architecture}.context_length")
+        return int(value) if value else None
+    config = path / "config.json"
+    if config.is_file():
+        data = json.loads(config.read_text())
+        for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            if isinstance(data.get(key), int):
+                return data[key]
+    return None
+
+
+def template_file_next_to(models_path):
+    """A chat template shipped beside the model (`chat_template.jinja`), if any."""
+    path = Path(models_path)
+    folder = path.parent if path.is_file() else path
+    candidate = folder / "chat_template.jinja"
+    return candidate if candidate.is_file() else None

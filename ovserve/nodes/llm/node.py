@@ -1,0 +1,151 @@
+"""The worker side of the LLM node: templating, tokenization, limits, detokenization.
+
+The pipeline itself lives in an engine process (see engine.py and runtime/engine_host.py); this
+node prepares token ids, submits them through the bridge, and turns the engine's token ids back
+into text for every HTTP worker.
+"""
+
+import json
+import logging
+import random
+from importlib import resources
+from pathlib import Path
+
+from ovserve.errors import ConfigError, InvalidRequest, NotReady
+from ovserve.graph.node import EngineSpec, TextGenerator
+from ovserve.nodes.llm import model_files
+from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
+from ovserve.nodes.llm.generation import LLMGeneration
+
+log = logging.getLogger("ovserve.llm")
+OPTIONS_SCHEMA = json.loads(resources.files("ovserve.nodes.llm").joinpath("options.schema.json").read_text())
+ENGINE_OPTIONS = ("device", "cache_size", "max_num_seqs", "max_num_batched_tokens", "dynamic_split_fuse",
+                  "enable_prefix_caching", "plugin_config")
+
+
+def with_defaults(options, schema):
+    merged = {name: prop["default"] for name, prop in schema["properties"].items() if "default" in prop}
+    merged.update(options)
+    return merged
+
+
+class ContinuousBatchingLLMNode(TextGenerator):
+    type_name = "llm_continuous_batching"
+    options_schema = OPTIONS_SCHEMA
+
+    def __init__(self, options, context):
+        super().__init__(with_defaults(options, OPTIONS_SCHEMA), context)
+        self.models_path = context.resolve_path("models_path", self.options["models_path"])
+        if not (model_files.is_gguf(self.models_path) or self.models_path.is_dir()):
+            raise context.error("models_path", f"{self.models_path} is neither a .gguf file nor a model folder")
+        self.max_model_len = self.options.get("max_model_len") or model_files.context_length(self.models_path)
+        if not self.max_model_len:
+            raise context.error("max_model_len", "the model files don't state a context length", "set max_model_len")
+        self.max_tokens_limit = self.options.get("max_tokens_limit")
+        self.template_override = self._template_override()
+        self.client = None
+        self.tokenizer = None
+        self.template = None
+
+    def _template_override(self):
+        value = self.options.get("chat_template")
+        if value is None:
+            file = model_files.template_file_next_to(self.models_path)
+            return file.read_text() if file else None
+        if "{" not in value:  # not template text: a file name
+            return self.context.resolve_path("chat_template", value).read_text()
+        try:
+            ChatTemplate(value)
+        except TemplateError as exc:
+            raise self.context.error("chat_template", str(exc)) from None
+        return value
+
+    # --- life cycle ------------------------------------------------------------------------
+    def engine_spec(self):
+        options = {name: self.options[name] for name in ENGINE_OPTIONS}
+        options["models_path"] = str(self.models_path)
+        return EngineSpec("ovserve.nodes.llm.engine:ContinuousBatchingEngine", options)
+
+    def load(self, runtime):
+        self.client = runtime.engine_client(self.context.servable, self.context.node_name)
+        runtime.in_background(self._load_tokenizer)
+
+    def _load_tokenizer(self):
+        import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
+
+        tokenizer = openvino_genai.Tokenizer(str(self.models_path))
+        source = self.template_override or tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
+        special_tokens = {"bos_token": tokenizer.get_bos_token(), "eos_token": tokenizer.get_eos_token()}
+        self.template = ChatTemplate(source, special_tokens)
+        self.tokenizer = tokenizer
+        log.info("%s: tokenizer loaded", self.context.servable)
+
+    def is_ready(self):
+        return self.tokenizer is not None and self.client is not None and self.client.connected
+
+    def describe(self):
+        return {"max_model_len": self.max_model_len}
+
+    # --- requests --------------------------------------------------------------------------
+    def _require_ready(self):
+        if not self.is_ready():
+            raise NotReady(f"The model '{self.context.servable}' is still loading; retry shortly.")
+
+    def encode(self, text, add_special_tokens):
+        return self.tokenizer.encode(text, add_special_tokens=add_special_tokens).input_ids.data[0].tolist()
+
+    def decode(self, ids):
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def render_chat(self, chat_input):
+        try:
+            return self.template.render(chat_input.messages, add_generation_prompt=chat_input.add_generation_prompt)
+        except TemplateError as exc:
+            raise InvalidRequest(str(exc), param="messages", code="chat_template_error") from None
+
+    def chat(self, chat_input):
+        self._require_ready()
+        prompt = self.render_chat(chat_input)
+        return self._generate(self.encode(prompt, add_special_tokens=False), chat_input.params)
+
+    def complete(self, completion_input):
+        self._require_ready()
+        return self._generate(self.encode(completion_input.prompt, add_special_tokens=True), completion_input.params)
+
+    def _max_new_tokens(self, prompt_tokens, requested):
+        room = self.max_model_len - prompt_tokens
+        if room <= 0:
+            raise InvalidRequest(
+                f"This model's maximum context length is {self.max_model_len} tokens; the prompt alone is {prompt_tokens} tokens.",
+                param="messages", code="context_length_exceeded")
+        if requested is None:
+            return min(room, self.max_tokens_limit) if self.max_tokens_limit else room
+        if self.max_tokens_limit and requested > self.max_tokens_limit:
+            raise InvalidRequest(f"max_tokens is {requested}; this model allows at most {self.max_tokens_limit}.",
+                                 param="max_tokens", code="max_tokens_exceeded")
+        if requested > room:
+            raise InvalidRequest(
+                f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "
+                f"{prompt_tokens + requested} tokens ({prompt_tokens} in the prompt, {requested} for the completion). "
+                "Reduce the prompt or max_tokens.", param="max_tokens", code="context_length_exceeded")
+        return requested
+
+    def _generate(self, prompt_ids, params):
+        fields = {
+            "max_new_tokens": self._max_new_tokens(len(prompt_ids), params.max_tokens),
+            "min_new_tokens": params.min_tokens,
+            "ignore_eos": params.ignore_eos,
+            "num_return_sequences": params.n,
+            "presence_penalty": params.presence_penalty,
+            "frequency_penalty": params.frequency_penalty,
+            "repetition_penalty": params.repetition_penalty,
+        }
+        if params.temperature > 0:
+            # An unseeded request gets a fresh seed: the engine's default seed is a constant.
+            fields.update(do_sample=True, temperature=params.temperature, top_p=params.top_p,
+                          top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
+                          rng_seed=params.seed if params.seed is not None else random.getrandbits(31))
+        else:
+            fields["do_sample"] = False
+        stream = self.client.submit({"prompt_ids": prompt_ids, "generation": fields})
+        return LLMGeneration(stream, len(prompt_ids), params.n, self.decode, params.stop)

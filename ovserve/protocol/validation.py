@@ -1,0 +1,61 @@
+"""Request bodies validated against the packaged JSON Schemas, compiled once at import."""
+
+import json
+from importlib import resources
+
+import jsonschema
+from referencing import Registry, Resource
+
+from ovserve.errors import InvalidRequest
+
+_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json")
+
+
+def _load(name):
+    return json.loads(resources.files("ovserve.protocol").joinpath("schemas", name).read_text())
+
+
+SCHEMAS = {name: _load(name) for name in _SCHEMA_FILES}
+_REGISTRY = Registry().with_resources(
+    (schema["$id"], Resource.from_contents(schema)) for schema in SCHEMAS.values())
+_REGISTRY = _REGISTRY.with_resources(
+    (name, Resource.from_contents(schema)) for name, schema in SCHEMAS.items())
+
+
+def _validator(name):
+    schema = SCHEMAS[name]
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, registry=_REGISTRY)
+
+
+VALIDATORS = {"chat_completions": _validator("chat_completions.json"), "completions": _validator("completions.json")}
+
+
+def parameter_name(path):
+    """['messages', 0, 'role'] -> 'messages[0].role' (OpenAI's `param`)."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or None
+
+
+def _message(error, param):
+    if error.validator == "required":
+        return error.message.replace(" is a required property", "") + " is required" + (f" in {param}" if param else "")
+    where = f"'{param}'" if param else "The request body"
+    if error.validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        return f"{where} must be of type {expected}, got {json.dumps(error.instance)[:100]}"
+    if error.validator == "oneOf":
+        return f"{where} has an invalid value {json.dumps(error.instance)[:100]}"
+    return f"{where}: {error.message}"
+
+
+def validate_body(kind, body):
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    error = jsonschema.exceptions.best_match(VALIDATORS[kind].iter_errors(body))
+    if error is not None:
+        param = parameter_name(error.absolute_path)
+        raise InvalidRequest(_message(error, param), param=param, code="invalid_value" if param else None)

@@ -1,0 +1,1 @@
+"""Starting and stopping a server: the supervisor process and the gunicorn application."""

@@ -1,0 +1,160 @@
+"""The supervisor: `ovserve serve` validates the config, starts one engine process per engine-owning
+node and the gunicorn HTTP server, restarts an engine that dies, and stops everything in order.
+
+Engines and gunicorn are siblings under this process rather than gunicorn's children: gunicorn's
+arbiter reaps every child it sees, and an engine must outlive any HTTP worker.
+"""
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ovserve.config.loader import load_server_config
+from ovserve.graph.registry import ServableRegistry
+from ovserve.server.plan import ENVIRONMENT_VARIABLE, RuntimePlan
+
+log = logging.getLogger("ovserve.supervisor")
+POLL_SECONDS = 0.2
+ENGINE_STOP_SECONDS = 10
+RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)
+
+
+class EngineProcess:
+    def __init__(self, label, socket_path, spec, log_level):
+        self.label = label
+        self.socket_path = socket_path
+        self.spec = spec
+        self.log_level = log_level
+        self.process = None
+        self.was_ready = False
+        self.restarts = 0
+        self.restart_at = None
+
+    def start(self):
+        command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
+                   "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
+                   "--name", self.label, "--log-level", self.log_level.upper()]
+        self.process = subprocess.Popen(command)
+        self.restart_at = None
+
+    @property
+    def ready(self):
+        if not self.was_ready and self.process and self.process.poll() is None and os.path.exists(self.socket_path):
+            self.was_ready = True
+        return self.was_ready
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+
+class Supervisor:
+    def __init__(self, config_path, host, port, workers=1, log_level="info", graceful_timeout=30,
+                 max_body_bytes=16 * 1024 * 1024):
+        self.config_path = config_path
+        self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.workers = workers
+        self.log_level = log_level
+        self.graceful_timeout = graceful_timeout
+        self.max_body_bytes = max_body_bytes
+        self.stopping = False
+        self.engines = []
+        self.http = None
+
+    def _request_stop(self, signum, frame):
+        if not self.stopping:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    def run(self):
+        config = load_server_config(self.config_path)  # ConfigError propagates: nothing started yet
+        registry = ServableRegistry.from_config(config)
+        runtime_dir = Path(tempfile.mkdtemp(prefix="ovserve-"))
+        os.chmod(runtime_dir, 0o700)
+        try:
+            return self._serve(config, registry, runtime_dir)
+        finally:
+            self._stop_all()
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+
+    def _serve(self, config, registry, runtime_dir):
+        sockets = {}
+        for servable in registry:
+            for node_name, spec in servable.engine_specs().items():
+                socket_path = str(runtime_dir / f"engine-{len(self.engines)}.sock")
+                sockets[(servable.name, node_name)] = socket_path
+                self.engines.append(EngineProcess(f"{servable.name}/{node_name}", socket_path, spec, self.log_level))
+        plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        for engine in self.engines:
+            engine.start()
+        environment = dict(os.environ, **{ENVIRONMENT_VARIABLE: plan.to_environment()})
+        self.http = subprocess.Popen(
+            [sys.executable, "-m", "ovserve.server.wsgi", "--bind", self.bind, "--workers", str(self.workers),
+             "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level],
+            env=environment)
+        log.info("serving %s on http://%s (config %s)", ", ".join(registry.names()), self.bind, config.file)
+        announced = False
+        while not self.stopping:
+            time.sleep(POLL_SECONDS)
+            code = self.http.poll()
+            if code is not None:
+                log.error("the HTTP server exited with code %s", code)
+                return 1
+            for engine in self.engines:
+                if not self._watch(engine):
+                    return 1
+            if not announced and all(engine.ready for engine in self.engines):
+                announced = True
+                log.info("all engines are ready")
+        return 0
+
+    def _watch(self, engine):
+        """Restart a dead engine that had served before; give up if it never got ready."""
+        engine.ready  # noqa: B018 (records readiness)
+        code = engine.process.poll()
+        if code is None:
+            return True
+        if not engine.was_ready:
+            log.error("engine %s failed to start (exit code %s); see its log above", engine.label, code)
+            return False
+        if engine.restart_at is None:
+            delay = RESTART_BACKOFF_SECONDS[min(engine.restarts, len(RESTART_BACKOFF_SECONDS) - 1)]
+            log.error("engine %s died (exit code %s); restarting in %s s", engine.label, code, delay)
+            engine.restart_at = time.monotonic() + delay
+        elif time.monotonic() >= engine.restart_at:
+            engine.restarts += 1
+            engine.was_ready = False
+            engine.start()
+            # a restarted engine is 'was_ready' once its socket reappears
+            engine.was_ready = False
+        return True
+
+    def _stop_all(self):
+        if self.http and self.http.poll() is None:
+            self.http.send_signal(signal.SIGTERM)  # gunicorn: stop accepting, finish in-flight requests
+            try:
+                self.http.wait(self.graceful_timeout + 5)
+            except subprocess.TimeoutExpired:
+                log.warning("HTTP server did not stop in time; killing it")
+                self.http.kill()
+                self.http.wait()
+        for engine in self.engines:
+            engine.stop()
+        deadline = time.monotonic() + ENGINE_STOP_SECONDS
+        for engine in self.engines:
+            if engine.process is None:
+                continue
+            try:
+                engine.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                engine.process.kill()
+                engine.process.wait()

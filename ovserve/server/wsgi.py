@@ -1,0 +1,72 @@
+"""The gunicorn application: each worker loads the config, connects to the engines, serves the app.
+
+Run by the supervisor as `python -m ovserve.server.wsgi --bind ... --workers ...`. Building the app
+in the worker (never preloading in the master) matters: OpenVINO's threads don't survive a fork.
+"""
+
+import argparse
+import logging
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger("ovserve.server")
+
+
+def build_worker_app():
+    from ovserve.config.loader import load_server_config
+    from ovserve.graph.registry import ServableRegistry
+    from ovserve.http.app import create_app
+    from ovserve.runtime.bridge import WorkerRuntime
+    from ovserve.runtime.telemetry import decline_openvino_telemetry
+    from ovserve.server.plan import RuntimePlan
+
+    decline_openvino_telemetry()
+    plan = RuntimePlan.from_environment()
+    registry = ServableRegistry.from_config(load_server_config(plan.config_file))
+    runtime = WorkerRuntime(plan.engine_sockets)
+    for servable in registry:
+        servable.load(runtime)
+    return create_app(registry, max_body_bytes=plan.max_body_bytes)
+
+
+class OvserveApplication(BaseApplication):
+    def __init__(self, settings):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return build_worker_app()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ovserve-http")
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--worker-connections", type=int, default=1000)
+    parser.add_argument("--graceful-timeout", type=int, default=30)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s [http %(process)d] %(levelname)s %(name)s: %(message)s")
+    OvserveApplication({
+        "bind": args.bind,
+        "workers": args.workers,
+        "worker_class": "gevent",
+        "worker_connections": args.worker_connections,
+        "graceful_timeout": args.graceful_timeout,
+        "timeout": 60,
+        "keepalive": 5,
+        "preload_app": False,
+        "loglevel": args.log_level,
+        "accesslog": None,
+        "proc_name": "ovserve-http",
+    }).run()
+
+
+if __name__ == "__main__":
+    main()

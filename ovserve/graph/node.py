@@ -67,6 +67,10 @@ class Node:
         """Facts for `/v3/models` and logs."""
         return {}
 
+    def stats(self):
+        """Live counters for `/v2/models/{name}/stats` (running requests, cache usage, ...)."""
+        return {}
+
 
 class RequestProcessor(Node):
     """A node that rewrites a request before the terminal node answers it."""

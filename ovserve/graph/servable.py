@@ -28,6 +28,9 @@ class Servable:
         for node in self.nodes:
             node.load(runtime)
 
+    def stats(self):
+        return {node.context.node_name: node.stats() for node in self.nodes if node.stats()}
+
     def is_ready(self):
         return all(node.is_ready() for node in self.nodes)
 

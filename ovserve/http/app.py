@@ -8,7 +8,7 @@ from ovserve.http import errors
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.resources.generation import ChatCompletionsResource, CompletionsResource
-from ovserve.http.resources.health import LiveResource, ModelReadyResource, ReadyResource
+from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
 
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
@@ -29,5 +29,5 @@ def create_app(registry, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
         app.add_route(prefix + "/models/{model_id:path}", model)
     app.add_route("/v2/health/live", LiveResource())
     app.add_route("/v2/health/ready", ReadyResource(registry))
-    app.add_sink(ModelReadyResource(registry), r"^/v2/models/(?P<model_id>.+)/ready$")
+    app.add_sink(ModelStatusSink(registry), r"^/v2/models/(?P<model_id>.+)/(?P<action>ready|stats)$")
     return app

@@ -65,6 +65,10 @@ class EngineClient:
         self._runner = gevent.spawn(self._run)
 
     @property
+    def open_streams(self):
+        return len(self._streams)
+
+    @property
     def connected(self):
         return self._sock is not None and self.info is not None
 

@@ -22,15 +22,22 @@ class ReadyResource:
         resp.media = {"ready": not pending, "not_ready": pending}
 
 
-class ModelReadyResource:
+class ModelStatusSink:
+    """GET /v2/models/{name}/ready and /v2/models/{name}/stats.
+
+    A sink, because model names may contain '/', which a route template can't match mid-path.
+    """
+
     def __init__(self, registry):
         self.registry = registry
 
-    def __call__(self, req, resp, model_id):
-        """A sink: model names may contain '/', which a route template can't match mid-path."""
+    def __call__(self, req, resp, model_id, action):
         if req.method not in ("GET", "HEAD"):
             raise falcon.HTTPMethodNotAllowed(["GET", "HEAD"])
         servable = self.registry.get(model_id)
-        ready = servable.is_ready()
-        resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
-        resp.media = {"name": servable.name, "ready": ready}
+        if action == "ready":
+            ready = servable.is_ready()
+            resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
+            resp.media = {"name": servable.name, "ready": ready}
+        else:
+            resp.media = {"name": servable.name, "ready": servable.is_ready(), "nodes": servable.stats()}

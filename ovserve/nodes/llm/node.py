@@ -86,6 +86,11 @@ class ContinuousBatchingLLMNode(TextGenerator):
     def describe(self):
         return {"max_model_len": self.max_model_len}
 
+    def stats(self):
+        if self.client is None:
+            return {}
+        return {"worker_open_streams": self.client.open_streams, "engine": dict(self.client.stats)}
+
     # --- requests --------------------------------------------------------------------------
     def _require_ready(self):
         if not self.is_ready():

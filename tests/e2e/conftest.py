@@ -1,0 +1,41 @@
+import pytest
+import requests
+from openai import OpenAI
+
+from tests.e2e.server import FIXTURES, RunningServer
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+PREFIXED_MODEL = "smollm2-prefixed"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    running = RunningServer(FIXTURES / "config.json", log_path=log)
+    try:
+        yield running.wait_ready()
+    finally:
+        code = running.stop()
+        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def base_url(server):
+    return server.base
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    return OpenAI(base_url=server.base + "/v3", api_key="unused", max_retries=0, timeout=120)
+
+
+@pytest.fixture()
+def http():
+    with requests.Session() as session:
+        yield session

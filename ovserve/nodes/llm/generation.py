@@ -2,13 +2,12 @@
 
 from ovserve.errors import EngineFailure
 from ovserve.graph.messages import ChoiceDelta, Generation
-from ovserve.nodes.llm.detokenizer import IncrementalDetokenizer
 from ovserve.nodes.llm.stop_strings import StopStringMatcher
 
 
 class _Choice:
-    def __init__(self, decode, stop_strings, include_stop_string):
-        self.detokenizer = IncrementalDetokenizer(decode)
+    def __init__(self, detokenizer, stop_strings, include_stop_string):
+        self.detokenizer = detokenizer
         self.stop = StopStringMatcher(stop_strings, include_stop_string)
         self.finish_reason = None
 
@@ -26,11 +25,11 @@ class _Choice:
 
 
 class LLMGeneration(Generation):
-    def __init__(self, stream, prompt_tokens, n, decode, stop_strings=(), include_stop_string=False):
+    def __init__(self, stream, prompt_tokens, n, new_detokenizer, stop_strings=(), include_stop_string=False):
         self._stream = stream
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
-        self._choices = [_Choice(decode, stop_strings, include_stop_string) for _ in range(n)]
+        self._choices = [_Choice(new_detokenizer(), stop_strings, include_stop_string) for _ in range(n)]
 
     @property
     def finished(self):

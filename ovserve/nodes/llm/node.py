@@ -15,6 +15,7 @@ from ovserve.errors import ConfigError, InvalidRequest, NotReady
 from ovserve.graph.node import EngineSpec, TextGenerator
 from ovserve.nodes.llm import model_files
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
+from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
 from ovserve.nodes.llm.generation import LLMGeneration
 
 log = logging.getLogger("ovserve.llm")
@@ -46,6 +47,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self.client = None
         self.tokenizer = None
         self.template = None
+        self.byte_table = None
 
     def _template_override(self):
         value = self.options.get("chat_template")
@@ -77,8 +79,36 @@ class ContinuousBatchingLLMNode(TextGenerator):
         source = self.template_override or tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
         special_tokens = {"bos_token": tokenizer.get_bos_token(), "eos_token": tokenizer.get_eos_token()}
         self.template = ChatTemplate(source, special_tokens)
+        self.byte_table = self._verified_byte_table(tokenizer)
         self.tokenizer = tokenizer
-        log.info("%s: tokenizer loaded", self.context.servable)
+        log.info("%s: tokenizer loaded (%s detokenization)", self.context.servable,
+                 "byte-table" if self.byte_table else "windowed")
+
+    @staticmethod
+    def _verified_byte_table(tokenizer):
+        """A token->bytes table when it reproduces the model's own detokenizer exactly, else None."""
+        vocab = tokenizer.get_vocab()
+        if not vocab or not all(isinstance(token, bytes) for token in vocab):
+            return None
+        def decode(ids):
+            return tokenizer.decode(ids, skip_special_tokens=True)
+        candidates = {i for t, i in vocab.items() if t.startswith(b"<") and t.endswith(b">")}
+        candidates |= {tokenizer.get_eos_token_id(), tokenizer.get_bos_token_id(), tokenizer.get_pad_token_id()}
+        special = {i for i in candidates if i in vocab.values() and decode([i]) == ""}
+        table = byte_table(vocab, special)
+        samples = resources.files("ovserve.nodes.llm").joinpath("data", "detokenizer_check.txt").read_text("utf-8")
+        for text in samples.splitlines() + [samples]:
+            ids = tokenizer.encode(text, add_special_tokens=False).input_ids.data[0].tolist()
+            ids = sorted(special)[:3] + ids
+            detokenizer = ByteLevelDetokenizer(table)
+            if detokenizer.add(ids) + detokenizer.flush() != decode(ids):
+                return None
+        return table
+
+    def new_detokenizer(self):
+        if self.byte_table is not None:
+            return ByteLevelDetokenizer(self.byte_table)
+        return IncrementalDetokenizer(self.decode)
 
     def is_ready(self):
         return self.tokenizer is not None and self.client is not None and self.client.connected
@@ -153,4 +183,4 @@ class ContinuousBatchingLLMNode(TextGenerator):
         else:
             fields["do_sample"] = False
         stream = self.client.submit({"prompt_ids": prompt_ids, "generation": fields})
-        return LLMGeneration(stream, len(prompt_ids), params.n, self.decode, params.stop)
+        return LLMGeneration(stream, len(prompt_ids), params.n, self.new_detokenizer, params.stop)

@@ -59,6 +59,20 @@ class Overloaded(OvserveError):
         self.retry_after = retry_after
 
 
+class RequestTimeout(OvserveError):
+    """The request ran longer than the servable's request timeout and was stopped."""
+
+    status = 408
+    error_type = "timeout"
+
+
+class ClientDisconnected(OvserveError):
+    """The client went away; its generation was cancelled. Never sent (there is nobody to send it to)."""
+
+    status = 499
+    error_type = "client_disconnected"
+
+
 class EngineFailure(OvserveError):
     """The engine failed this request (the server stays up, other requests are unaffected)."""
 

@@ -14,13 +14,14 @@ from ovserve.http.resources.models import ModelResource, ModelsResource
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
 
 
-def create_app(registry, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+def create_app(registry, max_body_bytes=DEFAULT_MAX_BODY_BYTES, watch_disconnect=None):
+    """`watch_disconnect(socket, callback)`, given by the server runtime, cancels work of clients that leave."""
     app = falcon.App(middleware=[RequestIdMiddleware()])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     created = int(time.time())
-    chat = ChatCompletionsResource(registry, max_body_bytes)
-    completions = CompletionsResource(registry, max_body_bytes)
+    chat = ChatCompletionsResource(registry, max_body_bytes, watch_disconnect)
+    completions = CompletionsResource(registry, max_body_bytes, watch_disconnect)
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     for prefix in API_PREFIXES:
         app.add_route(f"{prefix}/chat/completions", chat)

@@ -9,47 +9,69 @@ hangs) and the client reconnects in the background.
 import itertools
 import logging
 import socket as stdlib_socket
+import time
 
 import gevent
 import gevent.lock
 import gevent.queue
 import gevent.socket
 
-from ovserve.errors import EngineFailure, InvalidRequest, NotReady
+from ovserve.errors import (ClientDisconnected, EngineFailure, InvalidRequest, NotReady, Overloaded,
+                            RequestTimeout)
 from ovserve.runtime import wire
 
 log = logging.getLogger("ovserve.bridge")
 RECONNECT_DELAY_SECONDS = 0.2
-_CLOSED = object()
+_ACCEPTED = object()
 
 
 class EngineStream:
-    """Updates of one request, in order. Iterate for (update, done); close() cancels if unfinished."""
+    """Updates of one request, in order. Iterate for updates; close() cancels if unfinished.
 
-    def __init__(self, client, request_id):
+    `deadline` (time.monotonic() value or None) bounds the whole request: past it, iteration
+    raises RequestTimeout and the engine is told to stop.
+    """
+
+    def __init__(self, client, request_id, deadline=None):
         self._client = client
         self.request_id = request_id
+        self.deadline = deadline
         self._queue = gevent.queue.Queue()
         self.finished = False
 
     def _deliver(self, item):
         self._queue.put(item)
 
+    def _next(self):
+        timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            item = self._queue.get(timeout=timeout)
+        except gevent.queue.Empty:
+            self.close()
+            raise RequestTimeout("The request exceeded the servable's time limit and was stopped.") from None
+        if isinstance(item, BaseException):
+            self.finished = True
+            raise item
+        return item
+
+    def wait_accepted(self):
+        """Block until the engine accepted the request; raise its refusal (busy, invalid) otherwise."""
+        item = self._next()
+        assert item is _ACCEPTED, item
+
     def __iter__(self):
         while not self.finished:
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                self.finished = True
-                raise item
-            update, done = item
+            update, done = self._next()
             if done:
                 self.finished = True
             yield update
 
-    def close(self):
+    def close(self, reason=None):
+        """Cancel the request if it is still running; wake whoever waits on it with `reason`."""
         if not self.finished:
             self.finished = True
             self._client.cancel(self.request_id)
+            self._queue.put(reason or ClientDisconnected("The request was cancelled."))
 
 
 class EngineClient:
@@ -72,17 +94,23 @@ class EngineClient:
     def connected(self):
         return self._sock is not None and self.info is not None
 
-    def submit(self, payload):
+    def submit(self, payload, timeout=None):
+        """Send a request and wait until the engine accepted it; return its EngineStream."""
         if not self.connected:
             raise NotReady(f"The engine of {self.label} is not ready yet; retry shortly.")
         request_id = next(self._ids)
-        stream = EngineStream(self, request_id)
+        stream = EngineStream(self, request_id, None if timeout is None else time.monotonic() + timeout)
         self._streams[request_id] = stream
         try:
             self._send(("submit", request_id, payload))
         except OSError:
             self._streams.pop(request_id, None)
             raise NotReady(f"The engine of {self.label} is restarting; retry shortly.") from None
+        try:
+            stream.wait_accepted()
+        except BaseException:
+            stream.close()
+            raise
         return stream
 
     def cancel(self, request_id):
@@ -133,7 +161,11 @@ class EngineClient:
 
     def _handle(self, message):
         kind = message[0]
-        if kind == "updates":
+        if kind == "accepted":
+            stream = self._streams.get(message[1])
+            if stream is not None:
+                stream._deliver(_ACCEPTED)
+        elif kind == "updates":
             for request_id, update, done in message[1]:
                 stream = self._streams.get(request_id)
                 if stream is None:
@@ -145,8 +177,7 @@ class EngineClient:
             _, request_id, failure_kind, text = message
             stream = self._streams.pop(request_id, None)
             if stream is not None:
-                error = InvalidRequest(text) if failure_kind == "rejected" else EngineFailure(f"The engine failed the request: {text}")
-                stream._deliver(error)
+                stream._deliver(_failure(failure_kind, text))
         elif kind == "hello":
             self.info = message[1]
             log.info("connected to the engine of %s", self.label)
@@ -157,6 +188,35 @@ class EngineClient:
         streams, self._streams = self._streams, {}
         for stream in streams.values():
             stream._deliver(error)
+
+
+def _failure(kind, text):
+    if kind == "rejected":
+        return InvalidRequest(text)
+    if kind == "overloaded":
+        return Overloaded(text, retry_after=1)
+    return EngineFailure(f"The engine failed the request: {text}")
+
+
+def watch_disconnect(sock, on_disconnect):
+    """Call on_disconnect() if the client closes its connection; return a function that stops watching.
+
+    The request body has been read, so the socket turns readable only when the client sends more
+    (a pipelined request: stop watching, the connection is alive) or closes it (recv gives b'').
+    """
+    if sock is None:
+        return lambda: None
+
+    def watch():
+        try:
+            gevent.socket.wait_read(sock.fileno())
+            if sock.recv(1, stdlib_socket.MSG_PEEK) == b"":
+                on_disconnect()
+        except (OSError, ValueError):
+            on_disconnect()
+
+    watcher = gevent.spawn(watch)
+    return lambda: watcher.kill(block=False)
 
 
 class WorkerRuntime:
@@ -178,3 +238,5 @@ class WorkerRuntime:
     @staticmethod
     def in_background(function, *args):
         return gevent.spawn(function, *args)
+
+    watch_disconnect = staticmethod(watch_disconnect)

@@ -9,6 +9,10 @@ class RequestRejected(Exception):
     """The engine refuses one request (bad parameters); others are unaffected."""
 
 
+class EngineBusy(Exception):
+    """The engine's wait queue is full: the client should retry later (HTTP 503 + Retry-After)."""
+
+
 class Engine:
     def __init__(self, options):
         self.options = options
@@ -18,7 +22,7 @@ class Engine:
         return {}
 
     def submit(self, key, payload):
-        """Start a request. Raise RequestRejected for a request the engine can't run."""
+        """Start a request. Raise RequestRejected for a request the engine can't run, EngineBusy when full."""
         raise NotImplementedError
 
     def cancel(self, key):

@@ -24,12 +24,13 @@ import time
 import traceback
 
 from ovserve.runtime import wire
-from ovserve.runtime.engine import RequestRejected
+from ovserve.runtime.engine import EngineBusy, RequestRejected
 from ovserve.runtime.telemetry import decline_openvino_telemetry
 
 log = logging.getLogger("ovserve.engine")
 IDLE_WAIT_SECONDS = 1.0
 STATS_INTERVAL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 1.0
 
 
 class ClientConnection:
@@ -56,7 +57,7 @@ class ClientConnection:
 
 
 class EngineHost:
-    def __init__(self, engine, listener):
+    def __init__(self, engine, listener, heartbeat_path=None):
         self.engine = engine
         self.listener = listener
         self.selector = selectors.DefaultSelector()
@@ -68,6 +69,15 @@ class EngineHost:
         self.running = True
         self.parent = os.getppid()
         self.last_stats = 0.0
+        self.heartbeat_path = heartbeat_path
+        self.last_beat = 0.0
+
+    def _beat(self):
+        """Touch the heartbeat file: the supervisor's watchdog restarts an engine whose loop stops."""
+        now = time.monotonic()
+        if self.heartbeat_path and now - self.last_beat >= HEARTBEAT_SECONDS:
+            self.last_beat = now
+            os.utime(self.heartbeat_path)
 
     # --- messages in -----------------------------------------------------------------------
     def _accept(self):
@@ -113,12 +123,16 @@ class EngineHost:
             except RequestRejected as exc:
                 connection.queue(("failed", request_id, "rejected", str(exc)))
                 return
+            except EngineBusy as exc:
+                connection.queue(("failed", request_id, "overloaded", str(exc)))
+                return
             except Exception as exc:  # one bad request must not take the engine down
                 log.exception("submit failed")
                 connection.queue(("failed", request_id, "engine", f"{type(exc).__name__}: {exc}"))
                 return
             connection.request_keys[request_id] = key
             self.owners[key] = (connection, request_id)
+            connection.queue(("accepted", request_id))
         elif kind == "cancel":
             key = connection.request_keys.pop(message[1], None)
             if key is not None:
@@ -174,6 +188,8 @@ class EngineHost:
         while self.running:
             busy = self.engine.has_work()
             self._poll(0 if busy else IDLE_WAIT_SECONDS)
+            self._flush_all()  # acknowledgements and refusals go out before the step, not after it
+            self._beat()
             if self.engine.has_work():
                 try:
                     updates = self.engine.step()
@@ -216,6 +232,7 @@ def main(argv=None):
     parser.add_argument("--factory", required=True)
     parser.add_argument("--options", required=True, help="JSON object")
     parser.add_argument("--name", default="engine")
+    parser.add_argument("--heartbeat", help="file touched every second while the loop runs")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
@@ -235,7 +252,9 @@ def main(argv=None):
     except OSError as exc:
         log.critical("can't listen on %s: %s", args.socket, os.strerror(exc.errno or errno.EIO))
         return 4
-    EngineHost(engine, listener).run()
+    if args.heartbeat:
+        open(args.heartbeat, "a").close()
+    EngineHost(engine, listener, args.heartbeat).run()
     return 0
 
 

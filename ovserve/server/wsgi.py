@@ -27,7 +27,7 @@ def build_worker_app():
     runtime = WorkerRuntime(plan.engine_sockets)
     for servable in registry:
         servable.load(runtime)
-    return create_app(registry, max_body_bytes=plan.max_body_bytes)
+    return create_app(registry, max_body_bytes=plan.max_body_bytes, watch_disconnect=runtime.watch_disconnect)
 
 
 class OvserveApplication(BaseApplication):

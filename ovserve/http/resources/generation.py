@@ -13,9 +13,10 @@ class _GenerationResource:
     capability = ""
     shape = None
 
-    def __init__(self, registry, max_body_bytes):
+    def __init__(self, registry, max_body_bytes, watch_disconnect=None):
         self.registry = registry
         self.max_body_bytes = max_body_bytes
+        self.watch_disconnect = watch_disconnect
 
     def start(self, servable, graph_input):
         raise NotImplementedError
@@ -28,14 +29,29 @@ class _GenerationResource:
         model, graph_input, stream_options = self.parse(body, req.context.request_id)
         servable = self.registry.require(model, self.capability)
         generation = self.start(servable, graph_input)
+        # A client that leaves (queued, in prefill, mid-decode) cancels its generation at once.
+        stop_watching = self.watch_disconnect(req.env.get("gunicorn.socket"), generation.close) if self.watch_disconnect else None
         writer = ResponseWriter(self.shape, model, graph_input.params.n)
         if stream_options.stream:
             resp.content_type = "text/event-stream"
             resp.set_headers(SSE_HEADERS)
-            resp.stream = writer.stream(generation, stream_options.include_usage)
+            resp.stream = _closing(writer.stream(generation, stream_options.include_usage), stop_watching)
         else:
-            resp.media = writer.unary(generation)
+            try:
+                resp.media = writer.unary(generation)
+            finally:
+                if stop_watching:
+                    stop_watching()
         resp.status = falcon.HTTP_200
+
+
+def _closing(events, stop_watching):
+    try:
+        yield from events
+    finally:
+        events.close()
+        if stop_watching:
+            stop_watching()
 
 
 class ChatCompletionsResource(_GenerationResource):

@@ -11,7 +11,7 @@ import numpy
 import openvino
 import openvino_genai
 
-from ovserve.runtime.engine import Engine, RequestRejected
+from ovserve.runtime.engine import Engine, EngineBusy, RequestRejected
 
 log = logging.getLogger("ovserve.engine.llm")
 
@@ -67,6 +67,9 @@ class ContinuousBatchingEngine(Engine):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
 
     def submit(self, key, payload):
+        limit = self.options["max_num_seqs"] + self.options["max_queued_requests"]
+        if len(self.handles) >= limit:
+            raise EngineBusy(f"The server is at capacity ({len(self.handles)} requests running or queued); retry shortly.")
         config = generation_config(payload["generation"])
         if config.ignore_eos is False and not config.stop_token_ids:
             config.set_eos_token_id(self.eos_token_id)

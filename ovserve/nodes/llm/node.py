@@ -21,7 +21,7 @@ from ovserve.nodes.llm.generation import LLMGeneration
 log = logging.getLogger("ovserve.llm")
 OPTIONS_SCHEMA = json.loads(resources.files("ovserve.nodes.llm").joinpath("options.schema.json").read_text())
 ENGINE_OPTIONS = ("device", "cache_size", "max_num_seqs", "max_num_batched_tokens", "dynamic_split_fuse",
-                  "enable_prefix_caching", "plugin_config")
+                  "enable_prefix_caching", "plugin_config", "max_queued_requests")
 
 
 def with_defaults(options, schema):
@@ -182,5 +182,6 @@ class ContinuousBatchingLLMNode(TextGenerator):
                           rng_seed=params.seed if params.seed is not None else random.getrandbits(31))
         else:
             fields["do_sample"] = False
-        stream = self.client.submit({"prompt_ids": prompt_ids, "generation": fields})
+        stream = self.client.submit({"prompt_ids": prompt_ids, "generation": fields},
+                                    timeout=self.options.get("request_timeout_seconds"))
         return LLMGeneration(stream, len(prompt_ids), params.n, self.new_detokenizer, params.stop)

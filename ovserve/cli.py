@@ -11,8 +11,16 @@ def _serve(args):
     from ovserve.errors import ConfigError
     from ovserve.server.supervisor import Supervisor
 
+    if args.api_key_file:
+        try:
+            open(args.api_key_file, encoding="utf-8").close()
+        except OSError as exc:
+            print(f"ovserve: can't read --api-key-file {args.api_key_file}: {exc.strerror}", file=sys.stderr)
+            return 2
     supervisor = Supervisor(args.config, args.host, args.port, workers=args.workers, log_level=args.log_level,
-                            graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes)
+                            graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes,
+                            drain_seconds=args.drain_seconds, watchdog_seconds=args.watchdog_seconds,
+                            api_key_file=args.api_key_file, cors_origins=args.cors_origins)
     try:
         return supervisor.run()
     except ConfigError as error:
@@ -31,7 +39,14 @@ def build_parser():
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes (engines are shared by all)")
     serve.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
+    serve.add_argument("--drain-seconds", type=float, default=1.0,
+                       help="on SIGTERM, seconds readiness reports 503 before the listener closes")
+    serve.add_argument("--watchdog-seconds", type=float, default=30.0,
+                       help="restart an engine whose loop has not turned for this long")
     serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
+    serve.add_argument("--api-key-file", help="require one of these keys (one per line) on /v3 and /v1; "
+                       "OVSERVE_API_KEY adds one")
+    serve.add_argument("--cors-origins", nargs="*", default=(), help="origins allowed by CORS ('*' for any)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
     return parser

@@ -1,6 +1,8 @@
 """The Falcon app: every route of the server, built from a loaded registry."""
 
 import time
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import falcon
 
@@ -10,18 +12,34 @@ from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.resources.generation import ChatCompletionsResource, CompletionsResource
 from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
+from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
 
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
 
 
-def create_app(registry, max_body_bytes=DEFAULT_MAX_BODY_BYTES, watch_disconnect=None):
-    """`watch_disconnect(socket, callback)`, given by the server runtime, cancels work of clients that leave."""
-    app = falcon.App(middleware=[RequestIdMiddleware()])
+@dataclass(frozen=True)
+class AppOptions:
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Given by the server runtime: watch_disconnect(socket, callback) cancels work of clients that leave.
+    watch_disconnect: Optional[Callable] = None
+    # True once the server drains for shutdown: readiness 503, new generations refused.
+    is_draining: Callable[[], bool] = lambda: False
+    api_keys: tuple = ()
+    cors_origins: tuple = ()
+
+
+def create_app(registry, options=AppOptions()):
+    middleware = [RequestIdMiddleware()]
+    if options.cors_origins:
+        middleware.append(CorsMiddleware(options.cors_origins))
+    if options.api_keys:
+        middleware.append(ApiKeyMiddleware(options.api_keys))
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     created = int(time.time())
-    chat = ChatCompletionsResource(registry, max_body_bytes, watch_disconnect)
-    completions = CompletionsResource(registry, max_body_bytes, watch_disconnect)
+    chat = ChatCompletionsResource(registry, options)
+    completions = CompletionsResource(registry, options)
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     for prefix in API_PREFIXES:
         app.add_route(f"{prefix}/chat/completions", chat)
@@ -29,6 +47,6 @@ def create_app(registry, max_body_bytes=DEFAULT_MAX_BODY_BYTES, watch_disconnect
         app.add_route(f"{prefix}/models", models)
         app.add_route(prefix + "/models/{model_id:path}", model)
     app.add_route("/v2/health/live", LiveResource())
-    app.add_route("/v2/health/ready", ReadyResource(registry))
+    app.add_route("/v2/health/ready", ReadyResource(registry, options.is_draining))
     app.add_sink(ModelStatusSink(registry), r"^/v2/models/(?P<model_id>.+)/(?P<action>ready|stats)$")
     return app

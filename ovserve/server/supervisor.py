@@ -30,6 +30,7 @@ class EngineProcess:
     def __init__(self, label, socket_path, spec, log_level):
         self.label = label
         self.socket_path = socket_path
+        self.heartbeat_path = socket_path + ".heartbeat"
         self.spec = spec
         self.log_level = log_level
         self.process = None
@@ -40,7 +41,7 @@ class EngineProcess:
     def start(self):
         command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
                    "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
-                   "--name", self.label, "--log-level", self.log_level.upper()]
+                   "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path]
         self.process = subprocess.Popen(command)
         self.restart_at = None
 
@@ -50,6 +51,12 @@ class EngineProcess:
             self.was_ready = True
         return self.was_ready
 
+    def seconds_since_heartbeat(self):
+        try:
+            return time.time() - os.stat(self.heartbeat_path).st_mtime
+        except FileNotFoundError:
+            return 0.0
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -57,13 +64,19 @@ class EngineProcess:
 
 class Supervisor:
     def __init__(self, config_path, host, port, workers=1, log_level="info", graceful_timeout=30,
-                 max_body_bytes=16 * 1024 * 1024):
+                 max_body_bytes=16 * 1024 * 1024, drain_seconds=1.0, watchdog_seconds=30.0, api_key_file=None,
+                 cors_origins=()):
         self.config_path = config_path
         self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.workers = workers
         self.log_level = log_level
         self.graceful_timeout = graceful_timeout
         self.max_body_bytes = max_body_bytes
+        self.drain_seconds = drain_seconds
+        self.watchdog_seconds = watchdog_seconds
+        self.api_key_file = str(Path(api_key_file).resolve()) if api_key_file else ""
+        self.cors_origins = tuple(cors_origins)
+        self.drain_file = None
         self.stopping = False
         self.engines = []
         self.http = None
@@ -91,7 +104,9 @@ class Supervisor:
                 socket_path = str(runtime_dir / f"engine-{len(self.engines)}.sock")
                 sockets[(servable.name, node_name)] = socket_path
                 self.engines.append(EngineProcess(f"{servable.name}/{node_name}", socket_path, spec, self.log_level))
-        plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes)
+        self.drain_file = str(runtime_dir / "draining")
+        plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes, self.drain_file, self.api_key_file,
+                           self.cors_origins)
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         for engine in self.engines:
@@ -122,6 +137,12 @@ class Supervisor:
         engine.ready  # noqa: B018 (records readiness)
         code = engine.process.poll()
         if code is None:
+            stalled = engine.seconds_since_heartbeat() if engine.was_ready else 0.0
+            if stalled > self.watchdog_seconds:
+                log.error("engine %s has not completed a loop for %.0f s (watchdog %.0f s): killing it to restart it",
+                          engine.label, stalled, self.watchdog_seconds)
+                engine.process.kill()
+                engine.process.wait()
             return True
         if not engine.was_ready:
             log.error("engine %s failed to start (exit code %s); see its log above", engine.label, code)
@@ -133,12 +154,20 @@ class Supervisor:
         elif time.monotonic() >= engine.restart_at:
             engine.restarts += 1
             engine.was_ready = False
+            try:
+                os.unlink(engine.socket_path)  # it reappears when the new engine is ready
+            except FileNotFoundError:
+                pass
             engine.start()
-            # a restarted engine is 'was_ready' once its socket reappears
-            engine.was_ready = False
         return True
 
     def _stop_all(self):
+        if self.http and self.http.poll() is None and self.drain_file:
+            # Readiness turns 503 now, so balancers stop sending; in-flight requests go on.
+            open(self.drain_file, "w").close()
+            log.info("draining for %.1f s, then finishing in-flight requests (up to %d s)",
+                     self.drain_seconds, self.graceful_timeout)
+            time.sleep(self.drain_seconds)
         if self.http and self.http.poll() is None:
             self.http.send_signal(signal.SIGTERM)  # gunicorn: stop accepting, finish in-flight requests
             try:

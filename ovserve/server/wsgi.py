@@ -16,7 +16,8 @@ log = logging.getLogger("ovserve.server")
 def build_worker_app():
     from ovserve.config.loader import load_server_config
     from ovserve.graph.registry import ServableRegistry
-    from ovserve.http.app import create_app
+    from ovserve.http.app import AppOptions, create_app
+    from ovserve.http.security import load_api_keys
     from ovserve.runtime.bridge import WorkerRuntime
     from ovserve.runtime.telemetry import decline_openvino_telemetry
     from ovserve.server.plan import RuntimePlan
@@ -27,7 +28,10 @@ def build_worker_app():
     runtime = WorkerRuntime(plan.engine_sockets)
     for servable in registry:
         servable.load(runtime)
-    return create_app(registry, max_body_bytes=plan.max_body_bytes, watch_disconnect=runtime.watch_disconnect)
+    options = AppOptions(max_body_bytes=plan.max_body_bytes, watch_disconnect=runtime.watch_disconnect,
+                         is_draining=plan.is_draining, api_keys=load_api_keys(plan.api_key_file or None),
+                         cors_origins=plan.cors_origins)
+    return create_app(registry, options)
 
 
 class OvserveApplication(BaseApplication):

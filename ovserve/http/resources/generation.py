@@ -2,6 +2,7 @@
 
 import falcon
 
+from ovserve.errors import NotReady
 from ovserve.http.body import read_json
 from ovserve.protocol.requests import parse_chat, parse_completion
 from ovserve.protocol.responses import CHAT, COMPLETION, ResponseWriter
@@ -13,10 +14,11 @@ class _GenerationResource:
     capability = ""
     shape = None
 
-    def __init__(self, registry, max_body_bytes, watch_disconnect=None):
+    def __init__(self, registry, options):
         self.registry = registry
-        self.max_body_bytes = max_body_bytes
-        self.watch_disconnect = watch_disconnect
+        self.max_body_bytes = options.max_body_bytes
+        self.watch_disconnect = options.watch_disconnect
+        self.is_draining = options.is_draining
 
     def start(self, servable, graph_input):
         raise NotImplementedError
@@ -28,6 +30,8 @@ class _GenerationResource:
         body = read_json(req, self.max_body_bytes)
         model, graph_input, stream_options = self.parse(body, req.context.request_id)
         servable = self.registry.require(model, self.capability)
+        if self.is_draining():
+            raise NotReady("The server is shutting down; send the request to another replica or retry later.")
         generation = self.start(servable, graph_input)
         # A client that leaves (queued, in prefill, mid-decode) cancels its generation at once.
         stop_watching = self.watch_disconnect(req.env.get("gunicorn.socket"), generation.close) if self.watch_disconnect else None

@@ -13,13 +13,16 @@ class LiveResource:
 
 
 class ReadyResource:
-    def __init__(self, registry):
+    def __init__(self, registry, is_draining=lambda: False):
         self.registry = registry
+        self.is_draining = is_draining
 
     def on_get(self, req, resp):
         pending = [servable.name for servable in self.registry if not servable.is_ready()]
-        resp.status = falcon.HTTP_503 if pending else falcon.HTTP_200
-        resp.media = {"ready": not pending, "not_ready": pending}
+        draining = self.is_draining()
+        ready = not pending and not draining
+        resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
+        resp.media = {"ready": ready, "draining": draining, "not_ready": pending}
 
 
 class ModelStatusSink:

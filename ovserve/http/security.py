@@ -1,0 +1,74 @@
+"""API keys and CORS for the OpenAI routes.
+
+When keys are configured, every request under /v3 and /v1 needs `Authorization: Bearer KEY`
+(401 in OpenAI's shape otherwise). Health and readiness stay open for probes. Keys are compared
+in constant time.
+"""
+
+import hmac
+import os
+
+from ovserve.errors import OvserveError
+
+API_PREFIXES = ("/v3/", "/v1/")
+
+
+class Unauthorized(OvserveError):
+    status = 401
+    error_type = "invalid_request_error"
+
+    def __init__(self, message):
+        super().__init__(message, code="invalid_api_key")
+
+
+def load_api_keys(key_file=None, environment=os.environ):
+    keys = []
+    if key_file:
+        with open(key_file, encoding="utf-8") as handle:
+            keys += [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    if environment.get("OVSERVE_API_KEY"):
+        keys.append(environment["OVSERVE_API_KEY"].strip())
+    return tuple(keys)
+
+
+class ApiKeyMiddleware:
+    def __init__(self, keys):
+        self._keys = [key.encode() for key in keys]
+
+    def process_request(self, req, resp):
+        if not self._keys or req.method == "OPTIONS" or not (req.path + "/").startswith(API_PREFIXES):
+            return
+        header = req.get_header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer YOUR_KEY'.")
+        given = token.strip().encode()
+        if not any(hmac.compare_digest(given, key) for key in self._keys):
+            raise Unauthorized("Incorrect API key provided.")
+
+
+class CorsMiddleware:
+    """Answers preflight requests and marks responses for the configured origins ('*' for any)."""
+
+    def __init__(self, origins):
+        self._origins = set(origins)
+
+    def _allowed(self, origin):
+        return origin and ("*" in self._origins or origin in self._origins)
+
+    def process_request(self, req, resp):
+        origin = req.get_header("Origin")
+        if req.method == "OPTIONS" and self._allowed(origin) and req.get_header("Access-Control-Request-Method"):
+            resp.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+            resp.set_header("Access-Control-Allow-Headers",
+                            req.get_header("Access-Control-Request-Headers") or "Authorization, Content-Type")
+            resp.set_header("Access-Control-Max-Age", "600")
+            resp.complete = True
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        origin = req.get_header("Origin")
+        if self._allowed(origin):
+            resp.set_header("Access-Control-Allow-Origin", "*" if "*" in self._origins else origin)
+            resp.set_header("Access-Control-Expose-Headers", "x-request-id")
+            if "*" not in self._origins:
+                resp.append_header("Vary", "Origin")

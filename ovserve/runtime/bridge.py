@@ -43,11 +43,13 @@ class EngineStream:
         self._queue.put(item)
 
     def _next(self):
-        timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        timeout = None if self.deadline is None else self.deadline - time.monotonic()
         try:
+            if timeout is not None and timeout <= 0:
+                raise gevent.queue.Empty
             item = self._queue.get(timeout=timeout)
         except gevent.queue.Empty:
-            self.close()
+            self.close(RequestTimeout("The request exceeded the servable's time limit and was stopped."))
             raise RequestTimeout("The request exceeded the servable's time limit and was stopped.") from None
         if isinstance(item, BaseException):
             self.finished = True

@@ -59,9 +59,10 @@ class ContinuousBatchingEngine(Engine):
             options["models_path"], scheduler_config(options), options["device"], plugin_config)
         self.eos_token_id = self.pipeline.get_tokenizer().get_eos_token_id()
         self.handles = {}
-        # The pipeline's metrics describe the state at the start of its last step: after a request
-        # ends, one more (empty) step makes them, and the freed KV blocks, visible.
-        self.settle = False
+        # The pipeline's metrics describe the state at the start of its last step, and a cancelled
+        # request leaves at the end of the next one (measured): two more (empty) steps make the
+        # freed KV blocks visible in the metrics.
+        self.settle_steps = 0
 
     def info(self):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
@@ -84,14 +85,14 @@ class ContinuousBatchingEngine(Engine):
         handle = self.handles.pop(key, None)
         if handle is not None:
             handle.cancel()
-            self.settle = True
+            self.settle_steps = 2
 
     def has_work(self):
-        return bool(self.handles) or self.settle or self.pipeline.has_non_finished_requests()
+        return bool(self.handles) or self.settle_steps > 0 or self.pipeline.has_non_finished_requests()
 
     def step(self):
         self.pipeline.step()
-        self.settle = False
+        self.settle_steps = max(0, self.settle_steps - 1)
         updates = []
         for key, handle in list(self.handles.items()):
             sequences = {}
@@ -106,7 +107,7 @@ class ContinuousBatchingEngine(Engine):
             done = status != _RUNNING
             if done:
                 del self.handles[key]
-                self.settle = True
+                self.settle_steps = 2
             if sequences or done:
                 update = {
                     "sequences": [(index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()],

@@ -67,6 +67,7 @@ DEFAULT_ENGINE_OPTIONS = {
 PROMPT_WORDS = 60
 HEALTH_INTERVAL_S = 0.05
 HEALTH_SLOW_S = 0.100
+REQUEST_TIMEOUT_S = 600
 
 # 208 common English nouns; 60 of them, chat-templated for SmolLM2, make 90 prompt tokens.
 WORDS = """time year people way day man thing woman life child world school state family student group
@@ -225,43 +226,49 @@ def chat_request_bytes(endpoint, model, prompt, max_tokens):
     return head.encode("latin-1") + body
 
 
-async def stream_chat(endpoint, model, prompt, max_tokens):
+async def stream_chat(endpoint, model, prompt, max_tokens, timeout=REQUEST_TIMEOUT_S):
     """One streaming chat completion on a fresh connection; returns its request record."""
     record = {"send": time.perf_counter(), "chunks": [], "tokens": None, "prompt_tokens": None, "error": None}
     writer = None
     try:
-        reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
-        writer.write(chat_request_bytes(endpoint, model, prompt, max_tokens))
-        await writer.drain()
-        status, headers = await read_head(reader)
-        if status != 200:
-            body = b"".join([piece async for piece, _ in body_pieces(reader, headers)])
-            record["error"] = f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}"
-            return record
-        parser, done = SseParser(), False
-        async for piece, arrived in body_pieces(reader, headers):
-            for payload in parser.feed(piece):
-                if payload == "[DONE]":
-                    done = True
-                    continue
-                message = json.loads(payload)
-                if "error" in message:
-                    record["error"] = f"stream error: {message['error'].get('message')}"
-                if has_content(message):
-                    record["chunks"].append(arrived)
-                if message.get("usage"):
-                    record["tokens"] = message["usage"].get("completion_tokens")
-                    record["prompt_tokens"] = message["usage"].get("prompt_tokens")
-        if record["error"] is None and not done:
-            record["error"] = "stream ended without [DONE]"
-        elif record["error"] is None and record["tokens"] is None:
-            record["error"] = "no usage chunk"
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+            writer.write(chat_request_bytes(endpoint, model, prompt, max_tokens))
+            await writer.drain()
+            await read_stream(reader, record)
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["error"] = f"{type(exc).__name__}: {exc}"  # TimeoutError is an OSError
     finally:
         if writer is not None:
             writer.close()
     return record
+
+
+async def read_stream(reader, record):
+    """Read one SSE response into `record`: content chunk arrival times, token counts, errors."""
+    status, headers = await read_head(reader)
+    if status != 200:
+        body = b"".join([piece async for piece, _ in body_pieces(reader, headers)])
+        record["error"] = f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}"
+        return
+    parser, done = SseParser(), False
+    async for piece, arrived in body_pieces(reader, headers):
+        for payload in parser.feed(piece):
+            if payload == "[DONE]":
+                done = True
+                continue
+            message = json.loads(payload)
+            if "error" in message:
+                record["error"] = f"stream error: {message['error'].get('message')}"
+            if has_content(message):
+                record["chunks"].append(arrived)
+            if message.get("usage"):
+                record["tokens"] = message["usage"].get("completion_tokens")
+                record["prompt_tokens"] = message["usage"].get("prompt_tokens")
+    if record["error"] is None and not done:
+        record["error"] = "stream ended without [DONE]"
+    elif record["error"] is None and record["tokens"] is None:
+        record["error"] = "no usage chunk"
 
 
 async def closed_loop(send, prompts, concurrency):

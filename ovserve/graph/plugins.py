@@ -4,6 +4,7 @@ A plugin module in a folder registers its types in a module-level `NODE_TYPES` d
 (`{"type_name": NodeClass}`); an entry point `name = module:Class` registers one type.
 """
 
+import hashlib
 import importlib.util
 import logging
 import sys
@@ -20,7 +21,9 @@ class PluginError(Exception):
 
 
 def _load_folder_module(path):
-    module_name = f"ovserve_plugins.{path.parent.name}.{path.stem}"
+    # Named after the full path: two plugin folders may both hold a `nodes.py`.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"ovserve_plugins.{path.stem}_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)

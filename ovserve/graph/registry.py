@@ -1,8 +1,8 @@
 """The servables of one server, by name."""
 
-from ovserve.errors import ModelNotFound, UnsupportedByModel
+from ovserve.errors import ConfigError, ModelNotFound, UnsupportedByModel
 from ovserve.graph.builder import build_servable
-from ovserve.graph.plugins import discover_node_types
+from ovserve.graph.plugins import PluginError, discover_node_types
 
 
 class ServableRegistry:
@@ -11,7 +11,10 @@ class ServableRegistry:
 
     @classmethod
     def from_config(cls, config):
-        node_types = discover_node_types(config.plugin_folders)
+        try:
+            node_types = discover_node_types(config.plugin_folders)
+        except PluginError as exc:
+            raise ConfigError(config.file, "$.plugin_paths", str(exc), "fix or remove the plugin module") from None
         return cls(build_servable(spec, node_types) for spec in config.servables)
 
     def __iter__(self):

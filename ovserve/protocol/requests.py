@@ -79,7 +79,10 @@ def _message_text(message, index):
         return content
     texts = []
     for part_index, part in enumerate(content):
-        if part["type"] != "text" or "text" not in part:
+        if part["type"] == "text" and "text" not in part:
+            raise InvalidRequest("'text' is required in a text content part.",
+                                 param=f"messages[{index}].content[{part_index}].text", code="invalid_value")
+        if part["type"] != "text":
             raise InvalidRequest(f"content part type '{part['type']}' is not supported; only text parts are.",
                                  param=f"messages[{index}].content[{part_index}].type", code="unsupported_content")
         texts.append(part["text"])

@@ -91,7 +91,12 @@ class ResponseWriter:
         return sse.event(chunk)
 
     def stream(self, generation, include_usage):
-        """Yield SSE bytes. After the headers are sent an error becomes an error event, then [DONE]."""
+        """SSE bytes as an iterable whose close() always closes the generation, even before the first chunk."""
+        close_generation = _once(generation.close)
+        return ClosingStream(self._events(generation, include_usage, close_generation), close_generation)
+
+    def _events(self, generation, include_usage, close_generation):
+        """After the headers are sent, an error becomes an error event, then [DONE]."""
         try:
             if self.shape.is_chat:
                 yield self._chunk([self._chunk_choice(i, "", None, first=True) for i in range(self.n)], include_usage)
@@ -115,5 +120,46 @@ class ResponseWriter:
             yield sse.event({"error": {"message": "The server failed while generating; the stream was ended.",
                                        "type": "internal_error", "param": None, "code": None}})
         finally:
-            generation.close()
+            close_generation()
         yield sse.DONE
+
+
+def _once(function):
+    called = []
+
+    def call_once():
+        if not called:
+            called.append(True)
+            function()
+
+    return call_once
+
+
+class ClosingStream:
+    """An iterable response body that runs its closers when closed, whether or not it was started.
+
+    A plain generator's `finally` never runs if it is closed before its first `next()`; a WSGI server
+    that drops a response early would then leave a generation running in the engine.
+    """
+
+    def __init__(self, events, *closers):
+        self._events = events
+        self._closers = [closer for closer in closers if closer is not None]
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._events)
+
+    def add_closer(self, closer):
+        if closer is not None:
+            self._closers.append(closer)
+
+    def close(self):
+        try:
+            self._events.close()
+        finally:
+            closers, self._closers = self._closers, []
+            for closer in closers:
+                closer()

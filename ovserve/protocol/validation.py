@@ -42,7 +42,7 @@ def parameter_name(path):
 
 def _message(error, param):
     if error.validator == "required":
-        return error.message.replace(" is a required property", "") + " is required" + (f" in {param}" if param else "")
+        return f"'{param}' is required."
     where = f"'{param}'" if param else "The request body"
     if error.validator == "type":
         expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
@@ -57,5 +57,9 @@ def validate_body(kind, body):
         raise InvalidRequest("The request body must be a JSON object.")
     error = jsonschema.exceptions.best_match(VALIDATORS[kind].iter_errors(body))
     if error is not None:
-        param = parameter_name(error.absolute_path)
+        path = list(error.absolute_path)
+        if error.validator == "required":  # name the missing field itself, as OpenAI does
+            missing = [name for name in error.validator_value if name not in error.instance]
+            path.append(missing[0] if missing else "")
+        param = parameter_name(path)
         raise InvalidRequest(_message(error, param), param=param, code="invalid_value" if param else None)

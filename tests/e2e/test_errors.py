@@ -20,8 +20,8 @@ def assert_openai_error(response, status, param=None):
 
 
 @pytest.mark.parametrize("body, param", [
-    ({"messages": HELLO}, None),
-    ({"model": DEFAULT_MODEL}, None),
+    ({"messages": HELLO}, "model"),
+    ({"model": DEFAULT_MODEL}, "messages"),
     ({"model": DEFAULT_MODEL, "messages": []}, "messages"),
     ({"model": DEFAULT_MODEL, "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
     ({"model": DEFAULT_MODEL, "messages": "hello"}, "messages"),

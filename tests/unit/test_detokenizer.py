@@ -4,7 +4,12 @@ import random
 
 import pytest
 
-from ovserve.nodes.llm.detokenizer import REPLACEMENT_CHARACTER, IncrementalDetokenizer
+from ovserve.nodes.llm.detokenizer import (
+    REPLACEMENT_CHARACTER,
+    ByteLevelDetokenizer,
+    IncrementalDetokenizer,
+    byte_table,
+)
 
 TEXT = "Héllo wörld! 👋🏽 Café — naïve façade, 日本語 😀🇫🇷 ok"
 
@@ -87,3 +92,51 @@ def test_every_single_byte_token_split():
     assert "".join(deltas) == TEXT
     # one character per delta at most: each one is emitted exactly when its last byte arrives
     assert [delta for delta in deltas if delta] == list(TEXT)
+
+
+def test_each_step_decodes_a_small_window_not_the_whole_output():
+    data = ("word é 👋 " * 40).encode("utf-8")
+    ids, decode = byte_level_vocabulary([data[i:i + 1] for i in range(len(data))])
+    windows = []
+
+    def recording_decode(token_ids):
+        windows.append(len(token_ids))
+        return decode(token_ids)
+
+    detokenizer = IncrementalDetokenizer(recording_decode)
+    text = "".join(detokenizer.add([i]) for i in ids) + detokenizer.flush()
+    assert text == data.decode("utf-8")
+    assert max(windows) <= 8  # the previous delta's tokens plus the new ones (a 4-byte emoji at most)
+
+
+# --- the byte-table detokenizer (byte-level BPE vocabularies) ----------------------------------------
+
+@pytest.mark.parametrize("seed", range(40))
+def test_byte_table_random_splits_never_emit_replacement_characters_and_lose_nothing(seed):
+    rng = random.Random(1000 + seed)
+    pieces = random_split(TEXT.encode("utf-8"), rng)
+    deltas, tail = stream(ByteLevelDetokenizer(pieces), list(range(len(pieces))), rng)
+    assert all(REPLACEMENT_CHARACTER not in delta for delta in deltas)
+    assert "".join(deltas) + tail == TEXT
+    assert tail == ""
+
+
+def test_byte_table_holds_a_split_character_until_its_last_byte():
+    detokenizer = ByteLevelDetokenizer([b"a", b"\xe2", b"\x82", b"\xac"])
+    assert [detokenizer.add([i]) for i in range(4)] == ["a", "", "", "€"]
+    assert detokenizer.token_count == 4
+    assert detokenizer.flush() == ""
+
+
+def test_byte_table_flush_releases_an_incomplete_character():
+    detokenizer = ByteLevelDetokenizer([b"ok", b"\xc3"])
+    assert detokenizer.add([0, 1]) == "ok"
+    assert detokenizer.flush() == REPLACEMENT_CHARACTER
+
+
+def test_byte_table_skips_special_and_unknown_ids():
+    table = byte_table({b"<s>": 0, b"hi": 1, b"\xc3\xa9": 2, b"</s>": 4}, special_ids={0, 4})
+    assert table == [b"", b"hi", b"\xc3\xa9", b"", b""]
+    detokenizer = ByteLevelDetokenizer(table)
+    assert detokenizer.add([0, 1, 3, 2, 4, 99, -1]) == "hié"
+    assert detokenizer.token_count == 7

@@ -143,8 +143,6 @@ def test_messages_missing_is_a_400():
     assert "'messages' is required" in error.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a missing top-level required field gets param None "
-                                       "(validation.py parameter_name of the parent path); OpenAI names it")
 def test_messages_missing_names_the_parameter():
     body = chat_body()
     del body["messages"]
@@ -161,8 +159,6 @@ def test_image_content_part_is_rejected_naming_the_part():
     assert "'image_url'" in error.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a text part without 'text' is reported as \"content part type 'text' is "
-                                       "not supported; only text parts are\" with param ...type (requests.py _message_text)")
 def test_text_part_without_text_names_the_missing_text():
     error = invalid(parse_chat, chat_body(messages=[{"role": "user", "content": [{"type": "text"}]}]))
     assert error.param == "messages[0].content[0].text"

@@ -39,7 +39,9 @@ class _GenerationResource:
         if stream_options.stream:
             resp.content_type = "text/event-stream"
             resp.set_headers(SSE_HEADERS)
-            resp.stream = _closing(writer.stream(generation, stream_options.include_usage), stop_watching)
+            body = writer.stream(generation, stream_options.include_usage)
+            body.add_closer(stop_watching)
+            resp.stream = body
         else:
             try:
                 resp.media = writer.unary(generation)
@@ -47,15 +49,6 @@ class _GenerationResource:
                 if stop_watching:
                     stop_watching()
         resp.status = falcon.HTTP_200
-
-
-def _closing(events, stop_watching):
-    try:
-        yield from events
-    finally:
-        events.close()
-        if stop_watching:
-            stop_watching()
 
 
 class ChatCompletionsResource(_GenerationResource):

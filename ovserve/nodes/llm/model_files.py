@@ -33,9 +33,9 @@ class _Reader:
             return self.string() if keep else self.skip_string()
         if kind == _ARRAY:
             item_kind, count = self.unpack("<I"), self.unpack("<Q")
-            if item_kind == _STRING:
+            if item_kind in (_STRING, _ARRAY):
                 for _ in range(count):
-                    self.skip_string()
+                    self.value(item_kind, keep=False)
             else:
                 self.handle.seek(struct.calcsize(_SCALAR_FORMATS[item_kind]) * count, 1)
             return None

@@ -43,6 +43,29 @@ class RunningServer:
             time.sleep(0.3)
         raise TimeoutError(f"server not ready in {timeout} s; log: {self.log_text()[-3000:]}")
 
+    def child_pids(self):
+        """Direct children of the supervisor (engines and the HTTP server), from /proc."""
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == self.process.pid:
+                    children.append(int(entry.name))
+        return children
+
+    def engine_pid(self, label):
+        for pid in self.child_pids():
+            try:
+                arguments = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"ovserve.runtime.engine_host" in arguments and label.encode() in arguments:
+                return pid
+        raise LookupError(f"no engine {label} under the supervisor {self.process.pid}")
+
     def log_text(self):
         return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
 

@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 
 import openai
@@ -73,17 +72,10 @@ def test_request_timeout_stops_generation(client, http, base_url):
     wait_until_idle(http, base_url, LIMITED_MODEL, timeout=5)
 
 
-def engine_pid(label):
-    output = subprocess.run(["pgrep", "-f", f"ovserve.runtime.engine_host.*--name {label}"], capture_output=True, text=True).stdout
-    pids = [int(pid) for pid in output.split()]
-    assert len(pids) == 1, output
-    return pids[0]
-
-
-def test_engine_crash_fails_its_requests_then_recovers(client, http, base_url):
+def test_engine_crash_fails_its_requests_then_recovers(server, client, http, base_url):
     stream = client.chat.completions.create(stream=True, **dict(LONG_KWARGS, max_tokens=500))
     next(iter(stream))
-    os.kill(engine_pid(f"{LIMITED_MODEL}/llm"), signal.SIGKILL)
+    os.kill(server.engine_pid(f"{LIMITED_MODEL}/llm"), signal.SIGKILL)
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
@@ -98,3 +90,22 @@ def test_engine_crash_fails_its_requests_then_recovers(client, http, base_url):
     assert saw_not_ready
     result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
     assert result.usage.completion_tokens == 3
+
+
+def test_a_failing_request_does_not_disturb_a_running_stream(client):
+    """A template error and an engine-rejected request fail alone while another stream goes on."""
+    stream = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Count slowly."}],
+                                            max_tokens=40, extra_body={"ignore_eos": True}, stream=True,
+                                            stream_options={"include_usage": True})
+    chunks = iter(stream)
+    next(chunks)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "BOOM"}], max_tokens=4)
+    assert caught.value.body["code"] == "chat_template_error" and "refuses BOOM" in caught.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2,
+                                       extra_body={"min_tokens": 5})
+    assert caught.value.body["param"] == "min_tokens"
+    rest = list(chunks)
+    assert rest[-1].usage.completion_tokens == 40
+    assert [c.choices[0].finish_reason for c in rest if c.choices and c.choices[0].finish_reason] == ["length"]

@@ -30,6 +30,12 @@ GENERATION_FIELDS = (
 )
 
 
+def _without_source_location(message):
+    """OpenVINO's check messages start with the C++ file and line of the check: keep what it says."""
+    head, _, rest = message.partition("\n")
+    return rest.strip() if " failed at " in head and rest.strip() else message
+
+
 def scheduler_config(options):
     config = openvino_genai.SchedulerConfig()
     config.cache_size = options["cache_size"]
@@ -77,7 +83,7 @@ class ContinuousBatchingEngine(Engine):
         try:
             config.validate()
         except Exception as exc:
-            raise RequestRejected(str(exc)) from None
+            raise RequestRejected(_without_source_location(str(exc))) from None
         input_ids = openvino.Tensor(numpy.array([payload["prompt_ids"]], dtype=numpy.int64))
         self.handles[key] = self.pipeline.add_request(key, input_ids, config)
 

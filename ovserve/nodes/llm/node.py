@@ -166,8 +166,12 @@ class ContinuousBatchingLLMNode(TextGenerator):
         return requested
 
     def _generate(self, prompt_ids, params):
+        max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens)
+        if params.min_tokens > max_new_tokens:
+            raise InvalidRequest(f"min_tokens ({params.min_tokens}) can't exceed max_tokens ({max_new_tokens}).",
+                                 param="min_tokens", code="invalid_value")
         fields = {
-            "max_new_tokens": self._max_new_tokens(len(prompt_ids), params.max_tokens),
+            "max_new_tokens": max_new_tokens,
             "min_new_tokens": params.min_tokens,
             "ignore_eos": params.ignore_eos,
             "num_return_sequences": params.n,

@@ -1,0 +1,313 @@
+"""The OpenAPI 3.1 document of the HTTP API, built from the packaged request JSON Schemas.
+
+The request bodies come from `ovserve/protocol/schemas` (the same files the server validates
+against), so the document can't drift from what the server accepts. Their `$ref`s into
+`common.json` are rewritten to point into `components/schemas`, and `$id`/`$schema` are dropped, so
+the document is self-contained: every `$ref` in it is a local `#/components/...` pointer.
+
+`build_openapi(model_names)` is called once at app creation (see `ovserve.http.resources.openapi`);
+the served model names become an `enum` alternative of the `model` property, so generated clients
+and fuzzers (schemathesis) pick real model names as well as arbitrary strings.
+"""
+
+import copy
+from importlib import metadata
+
+from ovserve.protocol.validation import SCHEMAS
+
+OPENAPI_VERSION = "3.1.0"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+COMPONENTS = "#/components/schemas/"
+COMMON_FILE = "common.json"
+# Request schema file -> component name of its request body.
+REQUEST_SCHEMAS = {"chat_completions.json": "ChatCompletionRequest", "completions.json": "CompletionRequest"}
+# Error statuses every operation may answer, with what they mean here.
+ERROR_STATUSES = {
+    "400": "Invalid request: malformed JSON, a field of the wrong type or out of range, an unsupported parameter.",
+    "404": "No such model (or route).",
+    "408": "The request ran longer than the model's request timeout and was stopped.",
+    "413": "The request body is larger than the server's limit.",
+    "415": "The Content-Type is not application/json.",
+    "503": "The model is loading or restarting, the server is draining, or it is at capacity (see Retry-After).",
+}
+
+
+def _version():
+    try:
+        return metadata.version("ovserve")
+    except metadata.PackageNotFoundError:  # running from a source tree that isn't installed
+        return "0.0.0"
+
+
+def _ref(name):
+    return {"$ref": COMPONENTS + name}
+
+
+def _component_name(file, def_name):
+    """Where `<file>#/$defs/<def_name>` lives in components/schemas."""
+    if file == COMMON_FILE:
+        return def_name
+    return f"{REQUEST_SCHEMAS.get(file, file.removesuffix('.json'))}.{def_name}"
+
+
+def _rewrite_refs(node, file):
+    """A copy of a packaged schema (fragment) whose $refs point into components/schemas."""
+    if isinstance(node, list):
+        return [_rewrite_refs(item, file) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {}
+    for key, value in node.items():
+        if key in ("$id", "$schema", "$defs"):
+            continue  # the identity and dialect are the document's; $defs are hoisted into components
+        if key == "$ref":
+            target_file, _, pointer = value.partition("#")
+            target_file = target_file or file
+            prefix = "/$defs/"
+            name = pointer[len(prefix):] if pointer.startswith(prefix) else ""
+            if target_file not in SCHEMAS or not name or "/" in name or name not in SCHEMAS[target_file].get("$defs", {}):
+                raise ValueError(f"{file}: can't place $ref {value!r} in the OpenAPI document")
+            result[key] = COMPONENTS + _component_name(target_file, name)
+        else:
+            result[key] = _rewrite_refs(value, file)
+    return result
+
+
+def _error_schema():
+    nullable_string = {"type": ["string", "null"]}
+    return {
+        "title": "OpenAI error object",
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string", "description": "What went wrong and how to fix it."},
+                    "type": {"type": "string", "description": "e.g. invalid_request_error, not_found, timeout, overloaded."},
+                    "param": {**nullable_string, "description": "The offending field, e.g. messages[0].role."},
+                    "code": {**nullable_string, "description": "e.g. model_not_found, invalid_value."},
+                },
+            }
+        },
+    }
+
+
+def _response_schemas():
+    usage = {
+        "type": "object",
+        "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+        "properties": {name: {"type": "integer", "minimum": 0}
+                       for name in ("prompt_tokens", "completion_tokens", "total_tokens")},
+    }
+    finish_reason = {"type": ["string", "null"], "description": "stop, length or tool_calls; null while running."}
+
+    def completion(object_name, choice_properties):
+        return {
+            "type": "object",
+            "required": ["id", "object", "created", "model", "choices", "usage"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": object_name},
+                "created": {"type": "integer"},
+                "model": {"type": "string"},
+                "choices": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["index", *choice_properties, "finish_reason"],
+                    "properties": {"index": {"type": "integer", "minimum": 0}, **choice_properties,
+                                   "logprobs": {"type": "null"}, "finish_reason": finish_reason},
+                }},
+                "usage": _ref("Usage"),
+            },
+        }
+
+    model_card = {
+        "type": "object",
+        "required": ["id", "object", "created", "owned_by", "capabilities"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "model"},
+            "created": {"type": "integer"},
+            "owned_by": {"type": "string"},
+            "capabilities": {"type": "array", "items": {"type": "string"},
+                             "description": "e.g. chat.completions, completions."},
+            "max_model_len": {"type": "integer", "description": "The model's context length in tokens (LLMs)."},
+        },
+    }
+    return {
+        "Usage": usage,
+        "ChatCompletion": completion("chat.completion", {"message": {
+            "type": "object", "required": ["role", "content"],
+            "properties": {"role": {"const": "assistant"}, "content": {"type": ["string", "null"]}},
+        }}),
+        "TextCompletion": completion("text_completion", {"text": {"type": "string"}}),
+        "EventStream": {
+            "type": "string",
+            "description": "Server-sent events (with \"stream\": true): `data: {chunk}` lines, each chunk a "
+                           "chat.completion.chunk (chat) or text_completion (completions) object, then `data: [DONE]`. "
+                           "An error after the headers were sent arrives as `data: {\"error\": ...}` before [DONE].",
+        },
+        "Model": model_card,
+        "ModelList": {"type": "object", "required": ["object", "data"],
+                      "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}}},
+        "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
+        "Ready": {
+            "type": "object",
+            "required": ["ready", "draining", "not_ready"],
+            "properties": {"ready": {"type": "boolean"}, "draining": {"type": "boolean"},
+                           "not_ready": {"type": "array", "items": {"type": "string"},
+                                         "description": "Models still loading or restarting."}},
+        },
+        "ModelReady": {"type": "object", "required": ["name", "ready"],
+                       "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
+        "Error": _error_schema(),
+    }
+
+
+def _model_id_schema(model_names):
+    any_name = _ref("model")
+    if not model_names:
+        return any_name
+    return {"description": "A served model's name (GET /v3/models lists them); any other name gives 404.",
+            "anyOf": [{"type": "string", "enum": list(model_names)}, any_name]}
+
+
+def _error_responses(statuses, secured):
+    responses = {status: {"$ref": f"#/components/responses/{status}"} for status in statuses}
+    if secured:
+        responses["401"] = {"$ref": "#/components/responses/401"}
+    return responses
+
+
+def _json(schema_name):
+    return {"application/json": {"schema": _ref(schema_name)}}
+
+
+def _request_id_parameter():
+    return {"$ref": "#/components/parameters/RequestId"}
+
+
+def _generation_operation(operation_id, summary, request_name, response_name, secured):
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": ["generation"],
+        "parameters": [_request_id_parameter()],
+        "requestBody": {"required": True, "content": _json(request_name)},
+        "responses": {
+            "200": {
+                "description": "The answer: one JSON object, or server-sent events when \"stream\" is true.",
+                "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+                "content": {**_json(response_name), "text/event-stream": {"schema": _ref("EventStream")}},
+            },
+            **_error_responses(ERROR_STATUSES, secured),
+        },
+    }
+
+
+def _get_operation(operation_id, summary, tag, response_name, statuses, secured, parameters=(), ok="OK."):
+    operation = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "parameters": [*parameters, _request_id_parameter()],
+        "responses": {"200": {"description": ok, "content": _json(response_name)}},
+    }
+    operation["responses"].update(_error_responses(statuses, secured))
+    return operation
+
+
+def _model_id_parameter(description):
+    return {"name": "model_id", "in": "path", "required": True, "description": description,
+            "schema": _ref("ModelId")}
+
+
+def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
+    """The OpenAPI 3.1 document (a dict) of the server's routes under `prefix` (/v3 or /v1).
+
+    `model_names`: the served models (the `model` field and `{model_id}` offer them as an enum).
+    `secured`: the API routes need `Authorization: Bearer KEY` (documented as a security scheme; the
+    /v2 health routes stay open). `servers`: the servers list; by default the server the document is
+    fetched from.
+    """
+    schemas = {}
+    for def_name, definition in SCHEMAS[COMMON_FILE]["$defs"].items():
+        schemas[_component_name(COMMON_FILE, def_name)] = _rewrite_refs(definition, COMMON_FILE)
+    for file, component in REQUEST_SCHEMAS.items():
+        source = SCHEMAS[file]
+        for def_name, definition in source.get("$defs", {}).items():
+            schemas[_component_name(file, def_name)] = _rewrite_refs(definition, file)
+        request = _rewrite_refs(source, file)
+        request["properties"]["model"] = _ref("ModelId")
+        schemas[component] = request
+    schemas["ModelId"] = _model_id_schema(model_names)
+    schemas.update(_response_schemas())
+
+    responses = {status: {"description": description, "content": _json("Error")}
+                 for status, description in ERROR_STATUSES.items()}
+    responses["503"]["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (when overloaded).",
+                                                   "schema": {"type": "integer"}}}
+    if secured:
+        responses["401"] = {"description": "Missing or incorrect API key.", "content": _json("Error")}
+
+    paths = {
+        f"{prefix}/chat/completions": {"post": _generation_operation(
+            "createChatCompletion", "Chat completion (unary or streamed)", "ChatCompletionRequest", "ChatCompletion",
+            secured)},
+        f"{prefix}/completions": {"post": _generation_operation(
+            "createCompletion", "Text completion (unary or streamed)", "CompletionRequest", "TextCompletion", secured)},
+        f"{prefix}/models": {"get": _get_operation(
+            "listModels", "The served models", "models", "ModelList", (), secured)},
+        f"{prefix}/models/{{model_id}}": {"get": _get_operation(
+            "retrieveModel", "One served model", "models", "Model", ("404",), secured,
+            [_model_id_parameter("The model's name; it may contain '/'.")])},
+        "/v2/health/live": {"get": _get_operation(
+            "live", "Liveness: the HTTP server answers", "health", "Live", (), False)},
+        "/v2/health/ready": {"get": _get_operation(
+            "ready", "Readiness: every model loaded and not draining", "health", "Ready", (), False,
+            ok="Ready.")},
+        "/v2/models/{model_id}/ready": {"get": _get_operation(
+            "modelReady", "Readiness of one model", "health", "ModelReady", ("404",), False,
+            [_model_id_parameter("The model's name; it may contain '/'.")], ok="The model is ready.")},
+    }
+    # Not ready: 503 with the same body shape as 200.
+    paths["/v2/health/ready"]["get"]["responses"]["503"] = {"description": "Not ready.", "content": _json("Ready")}
+    paths["/v2/models/{model_id}/ready"]["get"]["responses"]["503"] = {
+        "description": "The model is loading or restarting.", "content": _json("ModelReady")}
+
+    components = {
+        "schemas": schemas,
+        "responses": responses,
+        "parameters": {"RequestId": {
+            "name": "x-request-id", "in": "header", "required": False,
+            "description": "The request's id for logs (at most 128 characters are kept); echoed in the response. "
+                           "Made by the server when absent.",
+            "schema": {"type": "string"},
+        }},
+        "headers": {"RequestId": {"description": "The request's id (given or made).", "schema": {"type": "string"}}},
+    }
+    document = {
+        "openapi": OPENAPI_VERSION,
+        "jsonSchemaDialect": JSON_SCHEMA_DIALECT,
+        "info": {
+            "title": "ovserve",
+            "version": _version(),
+            "summary": "OpenAI-compatible model server on OpenVINO.",
+            "description": "Chat and text completions (unary and server-sent events), model listing, and KServe-style "
+                           "health. Every error is an OpenAI error object: {\"error\": {message, type, param, code}}.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": copy.deepcopy(servers) if servers else [{"url": "/", "description": "This server."}],
+        "tags": [{"name": "generation"}, {"name": "models"}, {"name": "health"}],
+        "paths": paths,
+        "components": components,
+    }
+    if secured:
+        components["securitySchemes"] = {"apiKey": {
+            "type": "http", "scheme": "bearer", "description": "Authorization: Bearer YOUR_KEY (API routes only)."}}
+        for path, item in paths.items():
+            if path.startswith(prefix + "/"):
+                for operation in item.values():
+                    operation["security"] = [{"apiKey": []}]
+    return document

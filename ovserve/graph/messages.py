@@ -24,6 +24,12 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     repetition_penalty: float = 1.0
     n: int = 1
+    stop_token_ids: tuple = ()
+    include_stop_str_in_output: bool = False
+    logprobs: bool = False  # report the log-probability of each generated token
+    top_logprobs: int = 0
+    # Constrained decoding: ("json_schema", schema JSON text) or ("json_object", None), else None.
+    structured_output: Optional[tuple] = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,12 @@ class ChatInput:
     messages: tuple  # of dicts: {"role": ..., "content": str, ...}; content already flattened to text
     params: SamplingParams = field(default_factory=SamplingParams)
     add_generation_prompt: bool = True
+    continue_final_message: bool = False
+    tools: tuple = ()  # OpenAI function tool definitions (dicts), passed to the chat template
+    tool_choice: object = "auto"  # "none" | "auto" | "required" | the name of one function
+    parallel_tool_calls: bool = True
+    documents: tuple = ()
+    template_kwargs: tuple = ()  # extra chat template variables, as (name, value) pairs
     request_id: str = ""
 
     def with_messages(self, messages):
@@ -41,10 +53,28 @@ class ChatInput:
 class CompletionInput:
     prompt: str
     params: SamplingParams = field(default_factory=SamplingParams)
+    echo: bool = False
     request_id: str = ""
 
     def with_prompt(self, prompt):
         return replace(self, prompt=prompt)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    token_bytes: tuple  # UTF-8 bytes of the token (a token may hold part of a character)
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call: the first piece of a call has its id and name, later ones add arguments."""
+
+    index: int
+    id: Optional[str] = None
+    name: Optional[str] = None
+    arguments: str = ""
 
 
 @dataclass
@@ -53,7 +83,9 @@ class ChoiceDelta:
 
     index: int
     text: str
-    finish_reason: Optional[str] = None  # "stop" | "length" once the choice is finished
+    finish_reason: Optional[str] = None  # "stop" | "length" | "tool_calls" once the choice is finished
+    logprobs: tuple = ()  # TokenLogprob of each token this delta adds, when asked for
+    tool_calls: tuple = ()  # ToolCallDelta
 
 
 class Generation:

@@ -1,5 +1,7 @@
 """A servable: its processors and the terminal node, run in order for each request."""
 
+from ovserve.graph.messages import CompletionInput
+
 
 class Servable:
     def __init__(self, name, processors, terminal):
@@ -38,6 +40,20 @@ class Servable:
         for node in self.processors:
             chat_input = node.process_chat(chat_input)
         return self.terminal.chat(chat_input)
+
+    def tokenize_chat(self, chat_input):
+        """Token ids of the prompt a chat request would get (processors applied)."""
+        for node in self.processors:
+            chat_input = node.process_chat(chat_input)
+        return self.terminal.tokenize_chat(chat_input)
+
+    def tokenize_text(self, text, add_special_tokens=True):
+        for node in self.processors:
+            text = node.process_completion(CompletionInput(text)).prompt
+        return self.terminal.tokenize_text(text, add_special_tokens)
+
+    def detokenize(self, ids):
+        return self.terminal.detokenize(ids)
 
     def complete(self, completion_input):
         for node in self.processors:

@@ -12,6 +12,7 @@ from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.resources.generation import ChatCompletionsResource, CompletionsResource
 from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
+from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
 from ovserve.http.resources.openapi import OpenApiResource
 from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
 
@@ -42,11 +43,14 @@ def create_app(registry, options=AppOptions()):
     chat = ChatCompletionsResource(registry, options)
     completions = CompletionsResource(registry, options)
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
+    tokenize, detokenize = TokenizeResource(registry, options), DetokenizeResource(registry, options)
     openapi = OpenApiResource([s.name for s in registry], API_PREFIXES, secured=bool(options.api_keys))
     for prefix in API_PREFIXES:
         app.add_route(f"{prefix}/chat/completions", chat)
         app.add_route(f"{prefix}/completions", completions)
         app.add_route(f"{prefix}/models", models)
+        app.add_route(f"{prefix}/tokenize", tokenize)
+        app.add_route(f"{prefix}/detokenize", detokenize)
         app.add_route(prefix + "/models/{model_id:path}", model)
         app.add_route(f"{prefix}/openapi.json", openapi)
     app.add_route("/v2/health/live", LiveResource())

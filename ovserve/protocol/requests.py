@@ -1,26 +1,27 @@
 """OpenAI request bodies -> the graph's typed inputs."""
 
+import json
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest
 from ovserve.graph.messages import ChatInput, CompletionInput, SamplingParams
 from ovserve.protocol.validation import validate_body
 
-# Known OpenAI fields that this server does not implement yet: rejected, never silently ignored.
+# Known OpenAI fields this server can't honour: rejected with a 400 naming them, never ignored.
 _UNSUPPORTED = {
     "chat_completions": {
-        "logprobs": lambda v: v is True, "top_logprobs": lambda v: v is not None,
-        "logit_bias": lambda v: bool(v), "tools": lambda v: bool(v),
-        "tool_choice": lambda v: v not in (None, "none", "auto"),
-        "response_format": lambda v: v is not None and v != {"type": "text"},
-        "audio": lambda v: v is not None, "modalities": lambda v: v not in (None, ["text"]),
-        "prediction": lambda v: v is not None,
+        "logit_bias": ("a non-empty map", lambda v: bool(v), "the engine has no logit bias"),
+        "audio": ("set", lambda v: v is not None, "this server serves text"),
+        "modalities": ("other than ['text']", lambda v: v not in (None, ["text"]), "this server serves text"),
+        "prediction": ("set", lambda v: v is not None, "predicted outputs are not supported"),
     },
     "completions": {
-        "logprobs": lambda v: v is not None, "echo": lambda v: bool(v), "suffix": lambda v: v is not None,
-        "best_of": lambda v: v not in (None, 1), "logit_bias": lambda v: bool(v),
+        "logit_bias": ("a non-empty map", lambda v: bool(v), "the engine has no logit bias"),
+        "suffix": ("set", lambda v: v is not None, "insertion (suffix) is not supported"),
+        "best_of": ("above 1", lambda v: v not in (None, 1), "best_of is not supported; use n"),
     },
 }
+MAX_SERVED_TOP_LOGPROBS = 1  # the engine reports the log-probability of the sampled token only
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class StreamOptions:
 
 
 def _reject_unsupported(kind, body):
-    for name, is_set in _UNSUPPORTED[kind].items():
+    for name, (what, is_set, why) in _UNSUPPORTED[kind].items():
         if name in body and is_set(body[name]):
-            raise InvalidRequest(f"'{name}' is not supported by this server yet.", param=name, code="unsupported_parameter")
+            raise InvalidRequest(f"'{name}' {what} is not supported: {why}.", param=name, code="unsupported_parameter")
 
 
 def _stop_strings(value):
@@ -41,11 +42,25 @@ def _stop_strings(value):
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _sampling(body, max_tokens):
+def _structured_output(value):
+    if not value or value["type"] == "text":
+        return None
+    if value["type"] == "json_object":
+        return ("json_object", None)
+    schema = value["json_schema"].get("schema") or {"type": "object"}
+    return ("json_schema", json.dumps(schema))
+
+
+def _sampling(body, max_tokens, logprobs, top_logprobs):
     def value(name, default):
         given = body.get(name)
         return default if given is None else given
 
+    if top_logprobs > MAX_SERVED_TOP_LOGPROBS:
+        param = "top_logprobs" if "top_logprobs" in body else "logprobs"
+        raise InvalidRequest(f"'{param}' is {top_logprobs}; this server reports the sampled token's log-probability "
+                             f"only, so at most {MAX_SERVED_TOP_LOGPROBS} alternative is served.",
+                             param=param, code="unsupported_value")
     return SamplingParams(
         max_tokens=max_tokens,
         temperature=float(value("temperature", 1.0)),
@@ -60,6 +75,11 @@ def _sampling(body, max_tokens):
         frequency_penalty=float(value("frequency_penalty", 0.0)),
         repetition_penalty=float(value("repetition_penalty", 1.0)),
         n=int(value("n", 1)),
+        stop_token_ids=tuple(value("stop_token_ids", ())),
+        include_stop_str_in_output=bool(value("include_stop_str_in_output", False)),
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
+        structured_output=_structured_output(body.get("response_format")),
     )
 
 
@@ -89,19 +109,83 @@ def _message_text(message, index):
     return "\n".join(texts)
 
 
+def _template_tool_calls(tool_calls):
+    """Templates expect arguments as objects (HF convention); OpenAI sends them as JSON text."""
+    converted = []
+    for call in tool_calls:
+        arguments = call["function"]["arguments"]
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            pass
+        converted.append({"id": call["id"], "type": "function",
+                          "function": {"name": call["function"]["name"], "arguments": arguments}})
+    return converted
+
+
+def _messages(body):
+    messages = []
+    for index, message in enumerate(body["messages"]):
+        flattened = {key: value for key, value in message.items() if key in ("role", "name", "tool_call_id")}
+        flattened["content"] = _message_text(message, index)
+        if message.get("tool_calls"):
+            flattened["tool_calls"] = _template_tool_calls(message["tool_calls"])
+        if message["role"] == "tool" and "tool_call_id" not in message:
+            raise InvalidRequest("A 'tool' message needs the 'tool_call_id' it answers.",
+                                 param=f"messages[{index}].tool_call_id", code="invalid_value")
+        messages.append(flattened)
+    return messages
+
+
+def _tool_choice(body, tools):
+    choice = body.get("tool_choice")
+    if choice is None:
+        return "auto" if tools else "none"
+    if isinstance(choice, dict):
+        choice = choice["function"]["name"]
+        if choice not in {tool["function"]["name"] for tool in tools}:
+            raise InvalidRequest(f"tool_choice names '{choice}', which is not among the tools.", param="tool_choice")
+        return choice
+    if choice == "required" and not tools:
+        raise InvalidRequest("tool_choice 'required' needs at least one tool.", param="tool_choice")
+    return choice
+
+
 def parse_chat(body, request_id=""):
     """Return (model, ChatInput, StreamOptions) or raise InvalidRequest."""
     validate_body("chat_completions", body)
     _reject_unsupported("chat_completions", body)
-    messages = []
-    for index, message in enumerate(body["messages"]):
-        flattened = {key: value for key, value in message.items() if key in ("role", "name")}
-        flattened["content"] = _message_text(message, index)
-        messages.append(flattened)
+    logprobs = bool(body.get("logprobs"))
+    top_logprobs = body.get("top_logprobs") or 0
+    if top_logprobs and not logprobs:
+        raise InvalidRequest("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
     max_tokens = body.get("max_completion_tokens")
     if max_tokens is None:
         max_tokens = body.get("max_tokens")
-    chat_input = ChatInput(tuple(messages), _sampling(body, max_tokens), request_id=request_id)
+    tools = tuple(body.get("tools") or ())
+    tool_choice = _tool_choice(body, tools)
+    continue_final = bool(body.get("continue_final_message"))
+    add_generation_prompt = body.get("add_generation_prompt")
+    if continue_final and add_generation_prompt:
+        raise InvalidRequest("'continue_final_message' and 'add_generation_prompt' can't both be true.",
+                             param="continue_final_message")
+    messages = _messages(body)
+    if continue_final and messages[-1]["role"] != "assistant":
+        raise InvalidRequest("'continue_final_message' needs a last message with role 'assistant'.",
+                             param="continue_final_message")
+    if tool_choice not in ("none", "auto") and body.get("response_format") not in (None, {"type": "text"}):
+        raise InvalidRequest("A forced tool_choice can't be combined with response_format.", param="response_format")
+    chat_input = ChatInput(
+        tuple(messages), _sampling(body, max_tokens, logprobs, top_logprobs),
+        add_generation_prompt=not continue_final if add_generation_prompt is None else bool(add_generation_prompt),
+        continue_final_message=continue_final,
+        tools=tools if tool_choice != "none" else (),
+        tool_choice=tool_choice,
+        parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+        documents=tuple(body.get("documents") or ()),
+        template_kwargs=tuple((body.get("chat_template_kwargs") or {}).items()),
+        request_id=request_id,
+    )
     return body["model"], chat_input, _stream_options(body)
 
 
@@ -110,5 +194,25 @@ def parse_completion(body, request_id=""):
     validate_body("completions", body)
     _reject_unsupported("completions", body)
     prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
-    completion_input = CompletionInput(prompt, _sampling(body, body.get("max_tokens")), request_id=request_id)
+    logprobs = body.get("logprobs")
+    sampling = _sampling(body, body.get("max_tokens"), logprobs is not None, logprobs or 0)
+    completion_input = CompletionInput(prompt, sampling, echo=bool(body.get("echo")), request_id=request_id)
     return body["model"], completion_input, _stream_options(body)
+
+
+def parse_tokenize(body):
+    """Return (model, ChatInput or None, text or None, add_special_tokens)."""
+    validate_body("tokenize", body)
+    if "messages" in body:
+        tools = tuple(body.get("tools") or ())
+        add_generation_prompt = body.get("add_generation_prompt")
+        chat_input = ChatInput(tuple(_messages(body)), tools=tools,
+                               add_generation_prompt=True if add_generation_prompt is None else add_generation_prompt)
+        return body["model"], chat_input, None, False
+    add_special_tokens = body.get("add_special_tokens")
+    return body["model"], None, body["prompt"], True if add_special_tokens is None else add_special_tokens
+
+
+def parse_detokenize(body):
+    validate_body("detokenize", body)
+    return body["model"], body["tokens"]

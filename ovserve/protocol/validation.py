@@ -8,7 +8,7 @@ from referencing import Registry, Resource
 
 from ovserve.errors import InvalidRequest
 
-_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json")
+_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json", "tokenize.json", "detokenize.json")
 
 
 def _load(name):
@@ -29,7 +29,7 @@ def _validator(name):
     return cls(schema, registry=_REGISTRY)
 
 
-VALIDATORS = {"chat_completions": _validator("chat_completions.json"), "completions": _validator("completions.json")}
+VALIDATORS = {name: _validator(f"{name}.json") for name in ("chat_completions", "completions", "tokenize", "detokenize")}
 
 
 def parameter_name(path):

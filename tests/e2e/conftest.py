@@ -6,6 +6,7 @@ from tests.e2e.server import FIXTURES, RunningServer
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 PREFIXED_MODEL = "smollm2-prefixed"
+DETERMINISTIC_MODEL = "smollm2-deterministic"  # deterministic: true
 LIMITED_MODEL = "smollm2-limited"  # max_num_seqs 2 + 1 queued, 10 s request timeout
 
 

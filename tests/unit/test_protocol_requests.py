@@ -165,30 +165,67 @@ def test_text_part_without_text_names_the_missing_text():
     assert "not supported" not in error.message
 
 
-@pytest.mark.parametrize("changes, param", [
-    ({"logprobs": True}, "logprobs"),
-    ({"top_logprobs": 2}, "top_logprobs"),
-    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ({"tool_choice": "required"}, "tool_choice"),
-    ({"logit_bias": {"50256": -100}}, "logit_bias"),
-    ({"response_format": {"type": "json_object"}}, "response_format"),
+@pytest.mark.parametrize("changes, param, code", [
+    ({"logit_bias": {"50256": -100}}, "logit_bias", "unsupported_parameter"),
+    ({"logprobs": True, "top_logprobs": 2}, "top_logprobs", "unsupported_value"),
+    ({"prediction": {"type": "content", "content": "x"}}, "prediction", "unsupported_parameter"),
+    ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
 ])
-def test_unsupported_chat_fields_are_rejected_not_ignored(changes, param):
+def test_unsupported_chat_fields_are_rejected_not_ignored(changes, param, code):
     error = invalid(parse_chat, chat_body(**changes))
     assert error.param == param
-    assert error.code == "unsupported_parameter"
-    assert f"'{param}' is not supported" in error.message
+    assert error.code == code
+    assert f"'{param}'" in error.message
 
 
 @pytest.mark.parametrize("changes, param", [
-    ({"echo": True}, "echo"),
-    ({"logprobs": 0}, "logprobs"),
+    ({"top_logprobs": 1}, "top_logprobs"),  # needs logprobs: true
+    ({"tool_choice": "required"}, "tool_choice"),  # needs tools
+    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice"),
+    ({"continue_final_message": True}, "continue_final_message"),  # last message is not the assistant's
+    ({"response_format": {"type": "json_schema"}}, "response_format"),
+    ({"messages": [{"role": "tool", "content": "42"}]}, "messages[0].tool_call_id"),
+])
+def test_inconsistent_chat_fields_are_400(changes, param):
+    assert invalid(parse_chat, chat_body(**changes)).param == param
+
+
+def test_chat_features_reach_the_input():
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    _, chat, _ = parse_chat(chat_body(
+        tools=tools, tool_choice={"type": "function", "function": {"name": "get_weather"}}, logprobs=True, top_logprobs=1,
+        stop_token_ids=[7], include_stop_str_in_output=True, messages=[
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+                                                                   "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]))
+    assert chat.tool_choice == "get_weather" and chat.tools == tuple(tools)
+    assert chat.messages[1]["tool_calls"][0]["function"]["arguments"] == {"city": "Oslo"}
+    assert chat.messages[2]["tool_call_id"] == "c1"
+    assert chat.params.logprobs and chat.params.top_logprobs == 1
+    assert chat.params.stop_token_ids == (7,) and chat.params.include_stop_str_in_output
+    _, chat, _ = parse_chat(chat_body(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}))
+    assert chat.params.structured_output == ("json_schema", '{"type": "object"}')
+    _, chat, _ = parse_chat(chat_body(messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}],
+                                      continue_final_message=True))
+    assert chat.continue_final_message and not chat.add_generation_prompt
+
+
+@pytest.mark.parametrize("changes, param", [
+    ({"logprobs": 2}, "logprobs"),
     ({"suffix": "!"}, "suffix"),
     ({"best_of": 2}, "best_of"),
     ({"logit_bias": {"1": 1}}, "logit_bias"),
 ])
 def test_unsupported_completion_fields_are_rejected(changes, param):
     assert invalid(parse_completion, completion_body(**changes)).param == param
+
+
+def test_completion_echo_and_logprobs():
+    _, completion, _ = parse_completion(completion_body(echo=True, logprobs=1))
+    assert completion.echo and completion.params.logprobs and completion.params.top_logprobs == 1
+    _, completion, _ = parse_completion(completion_body(logprobs=0))
+    assert completion.params.logprobs and completion.params.top_logprobs == 0
 
 
 def test_stream_options_without_stream_is_rejected():

@@ -35,7 +35,8 @@ class _GenerationResource:
         generation = self.start(servable, graph_input)
         # A client that leaves (queued, in prefill, mid-decode) cancels its generation at once.
         stop_watching = self.watch_disconnect(req.env.get("gunicorn.socket"), generation.close) if self.watch_disconnect else None
-        writer = ResponseWriter(self.shape, model, graph_input.params.n)
+        params = graph_input.params
+        writer = ResponseWriter(self.shape, model, params.n, params.logprobs, params.top_logprobs)
         if stream_options.stream:
             resp.content_type = "text/event-stream"
             resp.set_headers(SSE_HEADERS)

@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # Used when neither the model nor the options provide a template: ChatML, the most common format.
@@ -52,10 +53,16 @@ class ChatTemplate:
     def __init__(self, source, special_tokens=None):
         self.source = source
         self.special_tokens = dict(special_tokens or {})
+        environment = make_environment()
         try:
-            self._template = make_environment().from_string(source)
+            self._template = environment.from_string(source)
+            self._variables = jinja2.meta.find_undeclared_variables(environment.parse(source))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"chat template syntax error at line {exc.lineno}: {exc.message}") from None
+
+    def mentions(self, variable):
+        """Whether the template reads this variable (e.g. `tools`): if not, tools need another way in."""
+        return variable in self._variables
 
     def render(self, messages, add_generation_prompt=True, **extra):
         variables = dict(self.special_tokens)

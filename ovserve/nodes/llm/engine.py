@@ -73,13 +73,22 @@ class ContinuousBatchingEngine(Engine):
     def info(self):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
 
+    def _structured_output(self, spec):
+        kind, schema = spec
+        return openvino_genai.StructuredOutputConfig(json_schema=schema if kind == "json_schema" else '{"type": "object"}')
+
     def submit(self, key, payload):
         limit = self.options["max_num_seqs"] + self.options["max_queued_requests"]
         if len(self.handles) >= limit:
             raise EngineBusy(f"The server is at capacity ({len(self.handles)} requests running or queued); retry shortly.")
         config = generation_config(payload["generation"])
-        if config.ignore_eos is False and not config.stop_token_ids:
+        if not config.ignore_eos:
             config.set_eos_token_id(self.eos_token_id)
+        if payload.get("structured_output"):
+            try:
+                config.structured_output_config = self._structured_output(payload["structured_output"])
+            except Exception as exc:
+                raise RequestRejected(f"invalid JSON schema for structured output: {_without_source_location(str(exc))}") from None
         try:
             config.validate()
         except Exception as exc:

@@ -1,18 +1,39 @@
-"""One LLM request as seen by an HTTP worker: engine updates in, text deltas per choice out."""
+"""One LLM request as seen by an HTTP worker: engine updates in, deltas per choice out."""
 
 from ovserve.errors import EngineFailure
-from ovserve.graph.messages import ChoiceDelta, Generation
+from ovserve.graph.messages import ChoiceDelta, Generation, TokenLogprob
 from ovserve.nodes.llm.stop_strings import StopStringMatcher
+from ovserve.nodes.llm.tool_calls import PlainOutput
+
+
+class ChoiceSettings:
+    """What every choice of one request shares."""
+
+    def __init__(self, new_detokenizer, stop_strings=(), include_stop_string=False, stop_token_ids=(),
+                 token_text=None, new_output=PlainOutput):
+        self.new_detokenizer = new_detokenizer
+        self.stop_strings = stop_strings
+        self.include_stop_string = include_stop_string
+        self.stop_token_ids = frozenset(stop_token_ids)
+        self.token_text = token_text  # id -> (text, bytes) when logprobs are asked for, else None
+        self.new_output = new_output
 
 
 class _Choice:
-    def __init__(self, detokenizer, stop_strings, include_stop_string):
-        self.detokenizer = detokenizer
-        self.stop = StopStringMatcher(stop_strings, include_stop_string)
+    def __init__(self, settings):
+        self.settings = settings
+        self.detokenizer = settings.new_detokenizer()
+        self.stop = StopStringMatcher(settings.stop_strings, settings.include_stop_string)
+        self.output = settings.new_output()
         self.finish_reason = None
+        self.made_tool_calls = False
 
-    def advance(self, ids, engine_finish_reason):
-        """Return the text these ids add, and set finish_reason when the choice ends."""
+    def advance(self, ids, logprobs, engine_finish_reason):
+        """Return the ChoiceDelta these tokens make (or None), and set finish_reason when the choice ends."""
+        settings = self.settings
+        if (engine_finish_reason == "stop" and ids and ids[-1] in settings.stop_token_ids
+                and not settings.include_stop_string):
+            ids = ids[:-1]  # a stop token ends the output without being part of it
         text = self.stop.feed(self.detokenizer.add(ids))
         if self.stop.stopped:
             self.finish_reason = "stop"
@@ -21,31 +42,52 @@ class _Choice:
             if not self.stop.stopped:
                 text += self.stop.flush()
             self.finish_reason = "stop" if self.stop.stopped else engine_finish_reason
-        return text
+        content, calls = self.output.feed(text)
+        if self.finish_reason:
+            tail, final_calls = self.output.finish()
+            content, calls = content + tail, calls + final_calls
+        self.made_tool_calls |= bool(calls)
+        if self.finish_reason == "stop" and self.made_tool_calls:
+            self.finish_reason = "tool_calls"
+        token_logprobs = ()
+        if settings.token_text is not None:
+            entries = []
+            for token, logprob in zip(ids, logprobs):
+                text, raw = settings.token_text(token)
+                if raw:  # special tokens (end of turn) are not part of the output
+                    entries.append(TokenLogprob(token=text, logprob=logprob, token_bytes=raw))
+            token_logprobs = tuple(entries)
+        if content or calls or token_logprobs or self.finish_reason:
+            return ChoiceDelta(0, content, self.finish_reason, token_logprobs, tuple(calls))
+        return None
 
 
 class LLMGeneration(Generation):
-    def __init__(self, stream, prompt_tokens, n, new_detokenizer, stop_strings=(), include_stop_string=False):
+    def __init__(self, stream, prompt_tokens, n, settings, echo_text=None):
         self._stream = stream
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
-        self._choices = [_Choice(new_detokenizer(), stop_strings, include_stop_string) for _ in range(n)]
+        self._choices = [_Choice(settings) for _ in range(n)]
+        self._echo_text = echo_text
 
     @property
     def finished(self):
         return all(choice.finish_reason for choice in self._choices)
 
     def __iter__(self):
+        if self._echo_text:
+            yield [ChoiceDelta(index, self._echo_text) for index in range(len(self._choices))]
         for update in self._stream:
             deltas = []
-            for index, ids, _logprobs, reason in update["sequences"]:
+            for index, ids, logprobs, reason in update["sequences"]:
                 choice = self._choices[index]
                 if choice.finish_reason:
                     continue
                 self.completion_tokens += len(ids)
-                text = choice.advance(ids, reason)
-                if text or choice.finish_reason:
-                    deltas.append(ChoiceDelta(index, text, choice.finish_reason))
+                delta = choice.advance(ids, logprobs, reason)
+                if delta is not None:
+                    delta.index = index
+                    deltas.append(delta)
             if self.finished:
                 self._stream.close()  # a stop string ended it early: free the engine's sequences now
                 if deltas:

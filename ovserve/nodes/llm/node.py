@@ -16,12 +16,17 @@ from ovserve.graph.node import EngineSpec, TextGenerator
 from ovserve.nodes.llm import model_files
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
 from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
-from ovserve.nodes.llm.generation import LLMGeneration
+from ovserve.nodes.llm.generation import ChoiceSettings, LLMGeneration
+from ovserve.nodes.llm.tool_calls import ForcedToolCall, PlainOutput, TaggedToolCalls, forced_call_schema
+from ovserve.nodes.llm.tool_prompt import with_tool_instructions
 
 log = logging.getLogger("ovserve.llm")
 OPTIONS_SCHEMA = json.loads(resources.files("ovserve.nodes.llm").joinpath("options.schema.json").read_text())
 ENGINE_OPTIONS = ("device", "cache_size", "max_num_seqs", "max_num_batched_tokens", "dynamic_split_fuse",
                   "enable_prefix_caching", "plugin_config", "max_queued_requests")
+
+
+DETERMINISTIC_PLUGIN_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
 
 
 def with_defaults(options, schema):
@@ -33,6 +38,7 @@ def with_defaults(options, schema):
 class ContinuousBatchingLLMNode(TextGenerator):
     type_name = "llm_continuous_batching"
     options_schema = OPTIONS_SCHEMA
+    capabilities = ("chat.completions", "completions", "tokenize")
 
     def __init__(self, options, context):
         super().__init__(with_defaults(options, OPTIONS_SCHEMA), context)
@@ -65,6 +71,9 @@ class ContinuousBatchingLLMNode(TextGenerator):
     # --- life cycle ------------------------------------------------------------------------
     def engine_spec(self):
         options = {name: self.options[name] for name in ENGINE_OPTIONS}
+        if self.options["deterministic"]:
+            # Batch-invariant numerics (measured: see docs/performance.md): f32 and no dynamic quantization.
+            options["plugin_config"] = {**DETERMINISTIC_PLUGIN_CONFIG, **options["plugin_config"]}
         options["models_path"] = str(self.models_path)
         return EngineSpec("ovserve.nodes.llm.engine:ContinuousBatchingEngine", options)
 
@@ -133,19 +142,50 @@ class ContinuousBatchingLLMNode(TextGenerator):
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def render_chat(self, chat_input):
+        messages = list(chat_input.messages)
+        variables = dict(chat_input.template_kwargs)
+        if chat_input.tools:
+            variables["tools"] = [dict(tool) for tool in chat_input.tools]
+            if not self.template.mentions("tools"):
+                messages = with_tool_instructions(messages, chat_input.tools, chat_input.tool_choice)
+        if chat_input.documents:
+            variables["documents"] = [dict(document) for document in chat_input.documents]
         try:
-            return self.template.render(chat_input.messages, add_generation_prompt=chat_input.add_generation_prompt)
+            rendered = self.template.render(messages, add_generation_prompt=chat_input.add_generation_prompt, **variables)
         except TemplateError as exc:
             raise InvalidRequest(str(exc), param="messages", code="chat_template_error") from None
+        if chat_input.continue_final_message:
+            # Cut after the final message's text: the template's end-of-turn must not follow it.
+            final = messages[-1]["content"]
+            position = rendered.rfind(final) if final else -1
+            if position == -1:
+                raise InvalidRequest("The chat template does not reproduce the final message; it can't be continued.",
+                                     param="continue_final_message")
+            rendered = rendered[: position + len(final)]
+        return rendered
+
+    def _chat_prompt(self, chat_input):
+        """(prompt text, output handler, structured output) for a chat request."""
+        prompt = self.render_chat(chat_input)
+        choice = chat_input.tool_choice
+        if chat_input.tools and choice not in ("none", "auto"):
+            name = None if choice == "required" else choice
+            schema = json.dumps(forced_call_schema(chat_input.tools, name))
+            return prompt, (lambda: ForcedToolCall(name)), ("json_schema", schema)
+        if chat_input.tools and choice == "auto" and self.options["tool_parser"] == "hermes":
+            return prompt, TaggedToolCalls, None
+        return prompt, PlainOutput, None
 
     def chat(self, chat_input):
         self._require_ready()
-        prompt = self.render_chat(chat_input)
-        return self._generate(self.encode(prompt, add_special_tokens=False), chat_input.params)
+        prompt, output, structured_output = self._chat_prompt(chat_input)
+        return self._generate(self.encode(prompt, add_special_tokens=False), chat_input.params, output, structured_output)
 
     def complete(self, completion_input):
         self._require_ready()
-        return self._generate(self.encode(completion_input.prompt, add_special_tokens=True), completion_input.params)
+        prompt = completion_input.prompt
+        return self._generate(self.encode(prompt, add_special_tokens=True), completion_input.params,
+                              echo_text=prompt if completion_input.echo else None)
 
     def _max_new_tokens(self, prompt_tokens, requested):
         room = self.max_model_len - prompt_tokens
@@ -165,11 +205,13 @@ class ContinuousBatchingLLMNode(TextGenerator):
                 "Reduce the prompt or max_tokens.", param="max_tokens", code="context_length_exceeded")
         return requested
 
-    def _generate(self, prompt_ids, params):
+    def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None):
         max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens)
         if params.min_tokens > max_new_tokens:
             raise InvalidRequest(f"min_tokens ({params.min_tokens}) can't exceed max_tokens ({max_new_tokens}).",
                                  param="min_tokens", code="invalid_value")
+        if params.n > self.options["max_n"]:
+            raise InvalidRequest(f"n is {params.n}; this model allows at most {self.options['max_n']}.", param="n")
         fields = {
             "max_new_tokens": max_new_tokens,
             "min_new_tokens": params.min_tokens,
@@ -178,14 +220,50 @@ class ContinuousBatchingLLMNode(TextGenerator):
             "presence_penalty": params.presence_penalty,
             "frequency_penalty": params.frequency_penalty,
             "repetition_penalty": params.repetition_penalty,
+            "stop_token_ids": list(params.stop_token_ids),
         }
-        if params.temperature > 0:
-            # An unseeded request gets a fresh seed: the engine's default seed is a constant.
-            fields.update(do_sample=True, temperature=params.temperature, top_p=params.top_p,
-                          top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
+        if params.logprobs:
+            fields["logprobs"] = max(1, params.top_logprobs)
+        if params.temperature > 0 or params.n > 1:
+            # n > 1 needs sampling (independent choices). An unseeded request gets a fresh seed:
+            # the engine's default seed is a constant.
+            fields.update(do_sample=True, temperature=params.temperature if params.temperature > 0 else 1.0,
+                          top_p=params.top_p, top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
                           rng_seed=params.seed if params.seed is not None else random.getrandbits(31))
         else:
             fields["do_sample"] = False
-        stream = self.client.submit({"prompt_ids": prompt_ids, "generation": fields},
-                                    timeout=self.options.get("request_timeout_seconds"))
-        return LLMGeneration(stream, len(prompt_ids), params.n, self.new_detokenizer, params.stop)
+        payload = {"prompt_ids": prompt_ids, "generation": fields,
+                   "structured_output": structured_output or params.structured_output}
+        stream = self.client.submit(payload, timeout=self.options.get("request_timeout_seconds"))
+        settings = ChoiceSettings(self.new_detokenizer, params.stop, params.include_stop_str_in_output,
+                                  params.stop_token_ids, self.token_text if params.logprobs else None,
+                                  output or PlainOutput)
+        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text)
+
+    def token_text(self, token_id):
+        """(text, bytes) of one token, for logprobs; special tokens have no bytes."""
+        if self.byte_table is not None:
+            raw = self.byte_table[token_id] if 0 <= token_id < len(self.byte_table) else b""
+        else:
+            raw = self.decode([token_id]).encode("utf-8")
+        return raw.decode("utf-8", errors="replace"), tuple(raw)
+
+    # --- tokenize / detokenize -------------------------------------------------------------
+    def tokenize_chat(self, chat_input):
+        self._require_ready()
+        prompt, _, _ = self._chat_prompt(chat_input)
+        return self.encode(prompt, add_special_tokens=False)
+
+    def tokenize_text(self, text, add_special_tokens=True):
+        self._require_ready()
+        return self.encode(text, add_special_tokens=add_special_tokens)
+
+    def detokenize(self, ids):
+        self._require_ready()
+        vocabulary = len(self.byte_table) if self.byte_table is not None else None
+        if vocabulary is not None:
+            for position, token in enumerate(ids):
+                if not 0 <= token < vocabulary:
+                    raise InvalidRequest(f"token id {token} is outside the vocabulary (0..{vocabulary - 1}).",
+                                         param=f"tokens[{position}]")
+        return self.decode(list(ids))

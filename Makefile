@@ -32,5 +32,10 @@ e2e: install
 bench: install
 	$(PY) benchmarks/stream_bench.py $(BENCH_ARGS)
 
+.PHONY: soak
+# The soak test alone, longer (OVSERVE_SOAK_SECONDS, default here 120), printing its summary.
+soak: install
+	OVSERVE_SOAK_SECONDS=$${OVSERVE_SOAK_SECONDS:-120} $(PY) -m pytest -q -s -ra tests/e2e/test_soak.py
+
 clean:
 	rm -rf $(VENV) *.egg-info

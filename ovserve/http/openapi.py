@@ -20,8 +20,13 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMPONENTS = "#/components/schemas/"
 COMMON_FILE = "common.json"
 # Request schema file -> component name of its request body.
-REQUEST_SCHEMAS = {"chat_completions.json": "ChatCompletionRequest", "completions.json": "CompletionRequest"}
-# Error statuses every operation may answer, with what they mean here.
+REQUEST_SCHEMAS = {
+    "chat_completions.json": "ChatCompletionRequest",
+    "completions.json": "CompletionRequest",
+    "tokenize.json": "TokenizeRequest",
+    "detokenize.json": "DetokenizeRequest",
+}
+# Error statuses every generation operation may answer, with what they mean here.
 ERROR_STATUSES = {
     "400": "Invalid request: malformed JSON, a field of the wrong type or out of range, an unsupported parameter.",
     "404": "No such model (or route).",
@@ -50,6 +55,35 @@ def _component_name(file, def_name):
     return f"{REQUEST_SCHEMAS.get(file, file.removesuffix('.json'))}.{def_name}"
 
 
+def _resolves(document, pointer):
+    node = document
+    for part in pointer.lstrip("/").split("/") if pointer not in ("", "/") else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _placed_ref(value, file):
+    """`common.json#/$defs/x` -> `#/components/schemas/x`; `chat_completions.json#/properties/messages` ->
+    `#/components/schemas/ChatCompletionRequest/properties/messages`; local refs likewise."""
+    target_file, _, pointer = value.partition("#")
+    target_file = target_file or file
+    if target_file not in SCHEMAS or not _resolves(SCHEMAS[target_file], pointer):
+        raise ValueError(f"{file}: can't resolve $ref {value!r}")
+    defs = "/$defs/"
+    if pointer.startswith(defs):
+        name, _, rest = pointer[len(defs):].partition("/")
+        return COMPONENTS + _component_name(target_file, name) + (f"/{rest}" if rest else "")
+    if target_file in REQUEST_SCHEMAS:
+        return COMPONENTS + REQUEST_SCHEMAS[target_file] + pointer.rstrip("/")
+    raise ValueError(f"{file}: can't place $ref {value!r} in the OpenAPI document")
+
+
 def _rewrite_refs(node, file):
     """A copy of a packaged schema (fragment) whose $refs point into components/schemas."""
     if isinstance(node, list):
@@ -60,16 +94,7 @@ def _rewrite_refs(node, file):
     for key, value in node.items():
         if key in ("$id", "$schema", "$defs"):
             continue  # the identity and dialect are the document's; $defs are hoisted into components
-        if key == "$ref":
-            target_file, _, pointer = value.partition("#")
-            target_file = target_file or file
-            prefix = "/$defs/"
-            name = pointer[len(prefix):] if pointer.startswith(prefix) else ""
-            if target_file not in SCHEMAS or not name or "/" in name or name not in SCHEMAS[target_file].get("$defs", {}):
-                raise ValueError(f"{file}: can't place $ref {value!r} in the OpenAPI document")
-            result[key] = COMPONENTS + _component_name(target_file, name)
-        else:
-            result[key] = _rewrite_refs(value, file)
+        result[key] = _placed_ref(value, file) if key == "$ref" else _rewrite_refs(value, file)
     return result
 
 
@@ -116,7 +141,8 @@ def _response_schemas():
                     "type": "object",
                     "required": ["index", *choice_properties, "finish_reason"],
                     "properties": {"index": {"type": "integer", "minimum": 0}, **choice_properties,
-                                   "logprobs": {"type": "null"}, "finish_reason": finish_reason},
+                                   "logprobs": {"type": ["object", "null"], "description": "With `logprobs` set."},
+                                   "finish_reason": finish_reason},
                 }},
                 "usage": _ref("Usage"),
             },
@@ -139,7 +165,8 @@ def _response_schemas():
         "Usage": usage,
         "ChatCompletion": completion("chat.completion", {"message": {
             "type": "object", "required": ["role", "content"],
-            "properties": {"role": {"const": "assistant"}, "content": {"type": ["string", "null"]}},
+            "properties": {"role": {"const": "assistant"}, "content": {"type": ["string", "null"]},
+                           "tool_calls": {"type": ["array", "null"], "items": {"type": "object"}}},
         }}),
         "TextCompletion": completion("text_completion", {"text": {"type": "string"}}),
         "EventStream": {
@@ -151,6 +178,15 @@ def _response_schemas():
         "Model": model_card,
         "ModelList": {"type": "object", "required": ["object", "data"],
                       "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}}},
+        "Tokens": {
+            "type": "object",
+            "required": ["model", "tokens", "count"],
+            "properties": {"model": {"type": "string"}, "tokens": {"type": "array", "items": {"type": "integer"}},
+                           "count": {"type": "integer", "minimum": 0},
+                           "max_model_len": {"type": ["integer", "null"]}},
+        },
+        "Detokenized": {"type": "object", "required": ["model", "prompt"],
+                        "properties": {"model": {"type": "string"}, "prompt": {"type": "string"}}},
         "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
         "Ready": {
             "type": "object",
@@ -188,21 +224,22 @@ def _request_id_parameter():
     return {"$ref": "#/components/parameters/RequestId"}
 
 
-def _generation_operation(operation_id, summary, request_name, response_name, secured):
+def _post_operation(operation_id, summary, tag, request_name, response_name, secured, streams=True):
+    if streams:
+        ok = {"description": "The answer: one JSON object, or server-sent events when \"stream\" is true.",
+              "content": {**_json(response_name), "text/event-stream": {"schema": _ref("EventStream")}}}
+        statuses = ERROR_STATUSES
+    else:
+        ok = {"description": "OK.", "content": _json(response_name)}
+        statuses = [status for status in ERROR_STATUSES if status != "408"]
+    ok["headers"] = {"x-request-id": {"$ref": "#/components/headers/RequestId"}}
     return {
         "operationId": operation_id,
         "summary": summary,
-        "tags": ["generation"],
+        "tags": [tag],
         "parameters": [_request_id_parameter()],
         "requestBody": {"required": True, "content": _json(request_name)},
-        "responses": {
-            "200": {
-                "description": "The answer: one JSON object, or server-sent events when \"stream\" is true.",
-                "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
-                "content": {**_json(response_name), "text/event-stream": {"schema": _ref("EventStream")}},
-            },
-            **_error_responses(ERROR_STATUSES, secured),
-        },
+        "responses": {"200": ok, **_error_responses(statuses, secured)},
     }
 
 
@@ -235,6 +272,8 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
     for def_name, definition in SCHEMAS[COMMON_FILE]["$defs"].items():
         schemas[_component_name(COMMON_FILE, def_name)] = _rewrite_refs(definition, COMMON_FILE)
     for file, component in REQUEST_SCHEMAS.items():
+        if file not in SCHEMAS:
+            continue
         source = SCHEMAS[file]
         for def_name, definition in source.get("$defs", {}).items():
             schemas[_component_name(file, def_name)] = _rewrite_refs(definition, file)
@@ -252,11 +291,12 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
         responses["401"] = {"description": "Missing or incorrect API key.", "content": _json("Error")}
 
     paths = {
-        f"{prefix}/chat/completions": {"post": _generation_operation(
-            "createChatCompletion", "Chat completion (unary or streamed)", "ChatCompletionRequest", "ChatCompletion",
-            secured)},
-        f"{prefix}/completions": {"post": _generation_operation(
-            "createCompletion", "Text completion (unary or streamed)", "CompletionRequest", "TextCompletion", secured)},
+        f"{prefix}/chat/completions": {"post": _post_operation(
+            "createChatCompletion", "Chat completion (unary or streamed)", "generation", "ChatCompletionRequest",
+            "ChatCompletion", secured)},
+        f"{prefix}/completions": {"post": _post_operation(
+            "createCompletion", "Text completion (unary or streamed)", "generation", "CompletionRequest",
+            "TextCompletion", secured)},
         f"{prefix}/models": {"get": _get_operation(
             "listModels", "The served models", "models", "ModelList", (), secured)},
         f"{prefix}/models/{{model_id}}": {"get": _get_operation(
@@ -271,6 +311,13 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             "modelReady", "Readiness of one model", "health", "ModelReady", ("404",), False,
             [_model_id_parameter("The model's name; it may contain '/'.")], ok="The model is ready.")},
     }
+    if "tokenize.json" in SCHEMAS and "detokenize.json" in SCHEMAS:
+        paths[f"{prefix}/tokenize"] = {"post": _post_operation(
+            "tokenize", "Token ids of a prompt or of chat messages (as the model would see them)", "tokens",
+            "TokenizeRequest", "Tokens", secured, streams=False)}
+        paths[f"{prefix}/detokenize"] = {"post": _post_operation(
+            "detokenize", "The text of token ids", "tokens", "DetokenizeRequest", "Detokenized", secured,
+            streams=False)}
     # Not ready: 503 with the same body shape as 200.
     paths["/v2/health/ready"]["get"]["responses"]["503"] = {"description": "Not ready.", "content": _json("Ready")}
     paths["/v2/models/{model_id}/ready"]["get"]["responses"]["503"] = {
@@ -299,7 +346,7 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": copy.deepcopy(servers) if servers else [{"url": "/", "description": "This server."}],
-        "tags": [{"name": "generation"}, {"name": "models"}, {"name": "health"}],
+        "tags": [{"name": "generation"}, {"name": "tokens"}, {"name": "models"}, {"name": "health"}],
         "paths": paths,
         "components": components,
     }

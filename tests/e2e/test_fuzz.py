@@ -49,7 +49,11 @@ HELLO = [{"role": "user", "content": "Hi"}]
 # --- schemathesis, from the served OpenAPI document ------------------------------------------------
 
 def _kind(path):
-    return "chat_completions" if path.endswith("/chat/completions") else "completions"
+    """The request schema of a generation route; None for routes that generate nothing."""
+    for suffix, kind in (("/chat/completions", "chat_completions"), ("/completions", "completions")):
+        if path.endswith(suffix):
+            return kind
+    return None
 
 
 def _bound_cost(body):
@@ -77,13 +81,14 @@ def _avoid_known_findings(body):
 
 
 def cheap_body(path, body):
-    """The body to send: a valid request bounded in cost, an invalid one unchanged."""
-    if not isinstance(body, dict) or not VALIDATORS[_kind(path)].is_valid(body):
+    """The body to send: a valid generation request bounded in cost, anything else unchanged."""
+    kind = _kind(path)
+    if kind is None or not isinstance(body, dict) or not VALIDATORS[kind].is_valid(body):
         return body
     body = dict(body)
     _avoid_known_findings(body)
     _bound_cost(body)
-    assert VALIDATORS[_kind(path)].is_valid(body), body  # still valid: bounding must not change the verdict
+    assert VALIDATORS[kind].is_valid(body), body  # still valid: bounding must not change the verdict
     return body
 
 

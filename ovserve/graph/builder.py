@@ -3,7 +3,7 @@ the chain from the graph input to its output checked."""
 
 from ovserve.config.validation import compile_validator, validate_document
 from ovserve.errors import ConfigError
-from ovserve.graph.node import NodeContext, RequestProcessor, TextGenerator
+from ovserve.graph.node import NodeContext, RequestProcessor, Terminal
 from ovserve.graph.plugins import PluginError
 from ovserve.graph.servable import Servable
 
@@ -56,9 +56,9 @@ def build_servable(spec, node_types):
         context = NodeContext(spec.name, entry["name"], file, f"$.nodes[{index}].options")
         node = cls(options, context)
         is_last = position == len(chain) - 1
-        if is_last and not isinstance(node, TextGenerator):
+        if is_last and not isinstance(node, Terminal):
             raise ConfigError(file, "$.output", f"the output node '{entry['name']}' ({entry['type']}) can't answer requests",
-                              "end the graph with a generator node such as llm_continuous_batching")
+                              "end the graph with a node that answers requests, such as llm_continuous_batching or embeddings")
         if not is_last and not isinstance(node, RequestProcessor):
             raise ConfigError(file, f"$.nodes[{index}].type", f"node type '{entry['type']}' can't sit before another node")
         nodes.append(node)

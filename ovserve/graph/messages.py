@@ -102,3 +102,37 @@ class Generation:
 
     def close(self):
         pass
+
+
+@dataclass(frozen=True)
+class EmbeddingsInput:
+    """Texts to embed, or token id lists (then `texts` is empty); `dimensions` None: the model's own."""
+
+    texts: tuple = ()
+    token_ids: tuple = ()  # of tuples of ints
+    dimensions: Optional[int] = None
+    request_id: str = ""
+
+    @property
+    def count(self):
+        return len(self.texts) or len(self.token_ids)
+
+
+@dataclass(frozen=True)
+class EmbeddingsResult:
+    vectors: object  # a float32 numpy array, one row per input, in input order
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class RerankInput:
+    query: str
+    documents: tuple  # of str: the text scored for each document
+    top_n: Optional[int] = None  # None: every document
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    ranking: tuple  # of (document index, relevance score), best first, at most top_n
+    prompt_tokens: int = 0

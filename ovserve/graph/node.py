@@ -81,14 +81,52 @@ class RequestProcessor(Node):
     def process_completion(self, completion_input):
         return completion_input
 
+    def process_embeddings(self, embeddings_input):
+        return embeddings_input
 
-class TextGenerator(Node):
+    def process_rerank(self, rerank_input):
+        return rerank_input
+
+
+class Terminal(Node):
+    """A node that answers requests: the last node of a graph.
+
+    `kind` says what it serves (text_generation, embeddings, rerank: shown in /v3/models);
+    `capabilities` names the routes it answers, checked by `ServableRegistry.require`.
+    """
+
+    kind: ClassVar[str] = ""
+    capabilities: ClassVar[tuple] = ()
+
+
+class TextGenerator(Terminal):
     """A terminal node that answers chat and text-completion requests with a Generation."""
 
+    kind = "text_generation"
     capabilities: ClassVar[tuple] = ("chat.completions", "completions")
 
     def chat(self, chat_input):
         raise NotImplementedError
 
     def complete(self, completion_input):
+        raise NotImplementedError
+
+
+class Embedder(Terminal):
+    """A terminal node that turns texts into vectors (`embed` returns an EmbeddingsResult)."""
+
+    kind = "embeddings"
+    capabilities: ClassVar[tuple] = ("embeddings",)
+
+    def embed(self, embeddings_input):
+        raise NotImplementedError
+
+
+class Reranker(Terminal):
+    """A terminal node that scores documents against a query (`rerank` returns a RerankResult)."""
+
+    kind = "rerank"
+    capabilities: ClassVar[tuple] = ("rerank",)
+
+    def rerank(self, rerank_input):
         raise NotImplementedError

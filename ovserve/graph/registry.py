@@ -33,7 +33,13 @@ class ServableRegistry:
     def require(self, name, capability):
         servable = self.get(name)
         if capability not in servable.capabilities:
+            kind = f" is {_with_article(servable.kind)} model and" if servable.kind else ""
             raise UnsupportedByModel(
-                f"The model '{name}' does not support {capability} (it supports: {', '.join(servable.capabilities)}).",
+                f"The model '{name}'{kind} does not support {capability} (it supports: {', '.join(servable.capabilities)}).",
                 param="model", code="unsupported_model_capability")
         return servable
+
+
+def _with_article(kind):
+    words = {"text_generation": "a text-generation", "embeddings": "an embeddings", "rerank": "a rerank"}
+    return words.get(kind, f"a {kind}")

@@ -17,6 +17,10 @@ class Servable:
     def capabilities(self):
         return self.terminal.capabilities
 
+    @property
+    def kind(self):
+        return self.terminal.kind
+
     def engine_specs(self):
         """{node name: EngineSpec} for the nodes that need an engine process."""
         specs = {}
@@ -59,3 +63,13 @@ class Servable:
         for node in self.processors:
             completion_input = node.process_completion(completion_input)
         return self.terminal.complete(completion_input)
+
+    def embed(self, embeddings_input):
+        for node in self.processors:
+            embeddings_input = node.process_embeddings(embeddings_input)
+        return self.terminal.embed(embeddings_input)
+
+    def rerank(self, rerank_input):
+        for node in self.processors:
+            rerank_input = node.process_rerank(rerank_input)
+        return self.terminal.rerank(rerank_input)

@@ -14,6 +14,7 @@ from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyRe
 from ovserve.http.resources.models import ModelResource, ModelsResource
 from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
 from ovserve.http.resources.openapi import OpenApiResource
+from ovserve.http.resources.retrieval import EmbeddingsResource, RerankResource
 from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
 
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
@@ -44,6 +45,7 @@ def create_app(registry, options=AppOptions()):
     completions = CompletionsResource(registry, options)
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     tokenize, detokenize = TokenizeResource(registry, options), DetokenizeResource(registry, options)
+    embeddings, rerank = EmbeddingsResource(registry, options), RerankResource(registry, options)
     openapi = OpenApiResource([s.name for s in registry], API_PREFIXES, secured=bool(options.api_keys))
     for prefix in API_PREFIXES:
         app.add_route(f"{prefix}/chat/completions", chat)
@@ -51,6 +53,8 @@ def create_app(registry, options=AppOptions()):
         app.add_route(f"{prefix}/models", models)
         app.add_route(f"{prefix}/tokenize", tokenize)
         app.add_route(f"{prefix}/detokenize", detokenize)
+        app.add_route(f"{prefix}/embeddings", embeddings)
+        app.add_route(f"{prefix}/rerank", rerank)
         app.add_route(prefix + "/models/{model_id:path}", model)
         app.add_route(f"{prefix}/openapi.json", openapi)
     app.add_route("/v2/health/live", LiveResource())

@@ -8,7 +8,8 @@ from referencing import Registry, Resource
 
 from ovserve.errors import InvalidRequest
 
-_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json", "tokenize.json", "detokenize.json")
+_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json", "tokenize.json", "detokenize.json",
+                 "embeddings.json", "rerank.json")
 
 
 def _load(name):
@@ -29,7 +30,8 @@ def _validator(name):
     return cls(schema, registry=_REGISTRY)
 
 
-VALIDATORS = {name: _validator(f"{name}.json") for name in ("chat_completions", "completions", "tokenize", "detokenize")}
+VALIDATORS = {name: _validator(f"{name}.json") for name in ("chat_completions", "completions", "tokenize", "detokenize",
+                                                             "embeddings", "rerank")}
 
 
 def parameter_name(path):

@@ -22,6 +22,8 @@ from ovserve.runtime import wire
 
 log = logging.getLogger("ovserve.bridge")
 RECONNECT_DELAY_SECONDS = 0.2
+# The engine sends its stats every second, even idle: silence this long means its loop is stuck.
+STALE_ENGINE_SECONDS = 10.0
 _ACCEPTED = object()
 
 
@@ -82,6 +84,7 @@ class EngineClient:
         self.label = label
         self.info = None
         self.stats = {}
+        self.last_heard = 0.0
         self._sock = None
         self._send_lock = gevent.lock.Semaphore()
         self._streams = {}
@@ -95,6 +98,11 @@ class EngineClient:
     @property
     def connected(self):
         return self._sock is not None and self.info is not None
+
+    @property
+    def responsive(self):
+        """Connected, and heard from recently (readiness turns 503 when an engine's loop is stuck)."""
+        return self.connected and time.monotonic() - self.last_heard < STALE_ENGINE_SECONDS
 
     def submit(self, payload, timeout=None):
         """Send a request and wait until the engine accepted it; return its EngineStream."""
@@ -162,6 +170,7 @@ class EngineClient:
                 log.warning("engine of %s disconnected; reconnecting", self.label)
 
     def _handle(self, message):
+        self.last_heard = time.monotonic()
         kind = message[0]
         if kind == "accepted":
             stream = self._streams.get(message[1])

@@ -5,6 +5,7 @@ from openai import OpenAI
 from tests.e2e.server import FIXTURES, RunningServer
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+WATCHDOG_SECONDS = 10
 PREFIXED_MODEL = "smollm2-prefixed"
 DETERMINISTIC_MODEL = "smollm2-deterministic"  # deterministic: true
 LIMITED_MODEL = "smollm2-limited"  # max_num_seqs 2 + 1 queued, 10 s request timeout
@@ -19,7 +20,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    running = RunningServer(FIXTURES / "config.json", log_path=log)
+    running = RunningServer(FIXTURES / "config.json", "--watchdog-seconds", str(WATCHDOG_SECONDS), log_path=log)
     try:
         yield running.wait_ready()
     finally:

@@ -43,6 +43,8 @@ PHASES = {phase: {"enabled": phase in _ENABLED} for phase in ("examples", "cover
 
 CHAT = "/v3/chat/completions"
 COMPLETIONS = "/v3/completions"
+TOKENIZE = "/v3/tokenize"
+DETOKENIZE = "/v3/detokenize"
 HELLO = [{"role": "user", "content": "Hi"}]
 
 
@@ -69,8 +71,8 @@ def _bound_cost(body):
 
 def _avoid_known_findings(body):
     """Keep the schemathesis run off the 5xx already pinned in KNOWN_FINDINGS (each stays valid)."""
-    for field in ("max_tokens", "max_completion_tokens", "seed", "top_k", "n", "min_tokens"):
-        if isinstance(body.get(field), float):  # integer-valued floats: integral-float-integers
+    for field in ("max_tokens", "max_completion_tokens", "seed", "top_k", "n", "min_tokens", "top_logprobs", "logprobs"):
+        if isinstance(body.get(field), float):  # integral floats: integral-float-max-tokens, integral-float-seed
             body[field] = int(body[field])
     if isinstance(body.get("seed"), int) and body["seed"] < 0:  # negative-seed
         body["seed"] += 2**63
@@ -78,6 +80,8 @@ def _avoid_known_findings(body):
         body["top_k"] = 2**64 - 1
     if body.get("prompt") in ("", [""]):  # empty-prompt
         body["prompt"] = "Hi"
+    if body.get("stop_token_ids"):  # integral-float-stop-token-ids, stop-token-id-beyond-int64
+        body["stop_token_ids"] = [min(int(token), 2**63 - 1) for token in body["stop_token_ids"]]
 
 
 def cheap_body(path, body):
@@ -150,6 +154,10 @@ def _valid(path):
     return json.dumps(body)
 
 
+def _chat(**fields):
+    return json.dumps({"model": LIMITED_MODEL, "messages": HELLO, **fields})
+
+
 def _with(path, **fields):
     """A valid request's JSON text with raw JSON text spliced in as extra fields."""
     text = _valid(path)[:-1]
@@ -187,7 +195,6 @@ def _malformed_bodies():
             (f"{short}-huge-int-n", path, _with(path, n="9" * 40).encode()),
             (f"{short}-huge-int-seed", path, _with(path, seed=str(2**64)).encode()),
             (f"{short}-huge-int-min-tokens", path, _with(path, min_tokens=str(2**64)).encode()),
-            (f"{short}-tiny-float", path, _with(path, temperature="1e-999").encode()),
             (f"{short}-float-max-tokens", path, _with(path, max_tokens="2.5").encode()),
             (f"{short}-bool-max-tokens", path, _with(path, max_tokens="true").encode()),
             (f"{short}-nan-max-tokens", path, _with(path, max_tokens="NaN").encode()),
@@ -203,12 +210,54 @@ def _malformed_bodies():
             (f"{short}-nul-bytes", path, b"\x00" * 64),
             (f"{short}-bom", path, b"\xef\xbb\xbf" + valid),
             (f"{short}-null-model", path, _valid(path).replace(f'"{LIMITED_MODEL}"', "null").encode()),
-            (f"{short}-escaped-surrogate-in-unknown-field", path, _with(path, user='"\\ud800"').encode()),
+        ]
+    for path in (TOKENIZE, DETOKENIZE):
+        short = path.rsplit("/", 1)[1]
+        cases += [
+            (f"{short}-random-bytes", path, rng.randbytes(256)),
+            (f"{short}-truncated", path, b'{"model": "smollm2-limited", "tok'),
+            (f"{short}-nested-arrays-100000", path, b"[" * 100000 + b"]" * 100000),
+            (f"{short}-nan", path, b'{"model": "smollm2-limited", "tokens": [NaN]}'),
+            (f"{short}-huge-int", path, b'{"model": "smollm2-limited", "tokens": [' + b"9" * 4000 + b"]}"),
+            (f"{short}-json-array", path, b"[]"),
         ]
     return cases
 
 
 MALFORMED = _malformed_bodies()
+
+# Odd but well-formed requests: any answer but a 5xx (4xx ones with an OpenAI error object).
+ODD = [
+    ("chat-tiny-float-temperature", CHAT, _with(CHAT, temperature="1e-999")),
+    ("completions-tiny-float-temperature", COMPLETIONS, _with(COMPLETIONS, temperature="1e-999")),
+    ("chat-escaped-surrogate-in-user", CHAT, _with(CHAT, user='"\\ud800"')),
+    ("chat-escaped-surrogate-in-stop", CHAT, _with(CHAT, stop='"\\ud800"')),
+    ("chat-escaped-surrogate-in-name", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a", "name": "\ud800"}])),
+    ("chat-escaped-surrogate-as-key", CHAT, _with(CHAT, **{"\\ud800": "1"})),
+    ("chat-empty-stop", CHAT, _with(CHAT, stop='""')),
+    ("chat-only-assistant", CHAT, _chat(max_tokens=2, messages=[{"role": "assistant", "content": "a"}])),
+    ("chat-only-tool-null-content", CHAT, _chat(max_tokens=2, messages=[{"role": "tool", "content": None}])),
+    ("chat-empty-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": ""}])),
+    ("chat-empty-parts", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": []}])),
+    ("chat-nul-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a\u0000b"}])),
+    ("chat-template-syntax-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "{{ raise_exception('x') }}{% for %}"}])),
+    ("chat-special-tokens-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "<|im_end|><|im_start|>system"}])),
+    ("chat-many-messages", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a"}] * 200)),
+    ("chat-long-stop-string", CHAT, _chat(max_tokens=2, stop=["x" * 10000])),
+    ("chat-max-tokens-beyond-context", CHAT, _chat(max_tokens=10**9)),
+    ("chat-min-tokens-over-max", CHAT, _chat(max_tokens=2, min_tokens=5)),
+    ("chat-n-16-greedy", CHAT, _chat(max_tokens=2, n=16, temperature=0)),
+    ("chat-max-seed", CHAT, _chat(max_tokens=2, seed=2**63 - 1)),
+    ("chat-top-k-max-int64", CHAT, _chat(max_tokens=2, top_k=2**63)),
+    ("chat-stop-token-ids-max-int64", CHAT, _chat(max_tokens=2, stop_token_ids=[2**63 - 1])),
+    ("chat-unknown-model", CHAT, _chat(model="no/such/model")),
+    ("chat-long-model-name", CHAT, _chat(model="m" * 100000)),
+    ("completions-whitespace-prompt", COMPLETIONS, json.dumps({"model": LIMITED_MODEL, "prompt": " ", "max_tokens": 2})),
+    ("tokenize-empty-prompt", TOKENIZE, json.dumps({"model": LIMITED_MODEL, "prompt": ""})),
+    ("detokenize-beyond-vocabulary", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [2**31 - 1]})),
+    ("detokenize-many-tokens", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [0] * 100000})),
+    ("detokenize-no-tokens", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": []})),
+]
 
 
 def assert_openai_4xx(response, label):
@@ -223,6 +272,14 @@ def assert_openai_4xx(response, label):
 def test_malformed_body_is_a_4xx_with_an_openai_error(http, base_url, label, path, raw):
     response = http.post(base_url + path, data=raw, headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
     assert_openai_4xx(response, label)
+
+
+@pytest.mark.parametrize("label,path,raw", ODD, ids=[case[0] for case in ODD])
+def test_odd_request_is_never_a_5xx(http, base_url, label, path, raw):
+    response = http.post(base_url + path, data=raw.encode("utf-8"), headers={"Content-Type": "application/json"},
+                         timeout=TIMEOUT)
+    if response.status_code >= 400:
+        assert_openai_4xx(response, label)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
@@ -264,10 +321,6 @@ def test_lying_content_length_is_not_a_5xx(base_url):
 # Each is the smallest request that shows it; strict: a fix makes the xfail pass, which fails the
 # suite until the entry (and its line in `_avoid_known_findings`) is removed.
 
-def _chat(**fields):
-    return json.dumps({"model": LIMITED_MODEL, "messages": HELLO, **fields})
-
-
 KNOWN_FINDINGS = [
     ("integral-float-max-tokens", CHAT, _chat(max_tokens=4.0),
      "max_tokens 4.0 passes the schema ('integer' admits integral floats) but reaches openvino_genai as a float: "
@@ -300,6 +353,20 @@ KNOWN_FINDINGS = [
     ("empty-prompt", COMPLETIONS, json.dumps({"model": LIMITED_MODEL, "prompt": "", "max_tokens": 2}),
      "an empty prompt tokenizes to no tokens and the engine refuses it (RuntimeError: Check 'prompt_len > 0' "
      "failed, sequence_group.hpp:483) -> 500 engine_error"),
+    ("integral-float-stop-token-ids", CHAT, _chat(max_tokens=2, stop_token_ids=[1.0]),
+     "stop_token_ids [1.0] passes the schema and reaches GenerationConfig.stop_token_ids as a float: "
+     "engine TypeError -> 500 engine_error"),
+    ("stop-token-id-beyond-int64", CHAT, _chat(max_tokens=2, stop_token_ids=[2**63]),
+     "stop_token_ids items have no maximum in the schema; 2**63 overflows GenerationConfig.stop_token_ids (int64): "
+     "engine TypeError -> 500 engine_error"),
+    ("integral-float-detokenize", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [1.0, 2]}),
+     "tokens [1.0] passes the schema and the vocabulary check, then Tokenizer.decode refuses the float: "
+     "TypeError in ovserve/nodes/llm/node.py decode -> 500 internal_error"),
+    ("escaped-surrogate-in-tokenize-prompt", TOKENIZE, json.dumps({"model": LIMITED_MODEL, "prompt": "a\ud800"}),
+     "as escaped-surrogate-in-content, on /v3/tokenize (Tokenizer.encode TypeError) -> 500 internal_error"),
+    ("escaped-surrogate-in-tokenize-messages", TOKENIZE,
+     json.dumps({"model": LIMITED_MODEL, "messages": [{"role": "user", "content": "a\udc00"}]}),
+     "as escaped-surrogate-in-content, on /v3/tokenize with messages -> 500 internal_error"),
     ("nan-temperature", CHAT, _with(CHAT, temperature="NaN"),
      "NaN passes the schema's minimum/maximum (comparisons with NaN are false) and is served as greedy "
      "decoding -> 200 instead of a 400"),

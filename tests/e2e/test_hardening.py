@@ -109,3 +109,27 @@ def test_a_failing_request_does_not_disturb_a_running_stream(client):
     rest = list(chunks)
     assert rest[-1].usage.completion_tokens == 40
     assert [c.choices[0].finish_reason for c in rest if c.choices and c.choices[0].finish_reason] == ["length"]
+
+
+def test_stuck_engine_turns_readiness_red_and_is_restarted_by_the_watchdog(server, http, base_url, client):
+    label = f"{LIMITED_MODEL}/llm"
+    stuck = server.engine_pid(label)
+    os.kill(stuck, signal.SIGSTOP)  # the loop stops turning; the process stays alive
+    try:
+        deadline = time.monotonic() + 60
+        while http.get(f"{base_url}/v2/models/{LIMITED_MODEL}/ready").status_code != 503:
+            assert time.monotonic() < deadline, "readiness never noticed the stuck engine"
+            time.sleep(0.5)
+        assert http.get(f"{base_url}/v2/health/ready").status_code == 503
+        while http.get(f"{base_url}/v2/models/{LIMITED_MODEL}/ready").status_code != 200:
+            assert time.monotonic() < deadline + 60, "the watchdog did not bring the engine back"
+            time.sleep(0.5)
+    finally:
+        try:
+            os.kill(stuck, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    assert server.engine_pid(label) != stuck
+    assert "watchdog" in server.log_text()
+    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+    assert result.usage.completion_tokens == 2

@@ -5,7 +5,7 @@ from ovserve.errors import ModelNotFound
 
 def model_card(servable, created):
     return {"id": servable.name, "object": "model", "created": created, "owned_by": "ovserve",
-            "capabilities": list(servable.capabilities), **servable.terminal.describe()}
+            "kind": servable.kind, "capabilities": list(servable.capabilities), **servable.terminal.describe()}
 
 
 class ModelsResource:

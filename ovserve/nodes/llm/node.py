@@ -120,7 +120,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         return IncrementalDetokenizer(self.decode)
 
     def is_ready(self):
-        return self.tokenizer is not None and self.client is not None and self.client.connected
+        return self.tokenizer is not None and self.client is not None and self.client.responsive
 
     def describe(self):
         return {"max_model_len": self.max_model_len}

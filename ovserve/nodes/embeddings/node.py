@@ -1,0 +1,133 @@
+"""The worker side of the embeddings node: token counts, length limits, token-id input, dimensions.
+
+The pipeline lives in an engine process (engine.py) that embeds the texts of all workers'
+concurrent requests in shared batches; this node checks a request, submits its texts through the
+bridge and shapes the vectors it gets back.
+"""
+
+import logging
+
+import numpy
+
+from ovserve.errors import InvalidRequest, NotReady
+from ovserve.graph.messages import EmbeddingsResult
+from ovserve.graph.node import Embedder, EngineSpec
+from ovserve.nodes import model_folder
+from ovserve.nodes.options import load_schema, with_defaults
+from ovserve.nodes.unary import EngineResult
+
+log = logging.getLogger("ovserve.embeddings")
+OPTIONS_SCHEMA = load_schema("ovserve.nodes.embeddings")
+ENGINE_OPTIONS = ("device", "plugin_config", "normalize", "batch_size", "max_queued_texts")
+
+
+def cut_dimensions(vectors, dimensions, normalized):
+    """The first `dimensions` components of each vector (Matryoshka), renormalised if the model's were."""
+    cut = numpy.ascontiguousarray(vectors[:, :dimensions], dtype=numpy.float32)
+    if normalized:
+        norms = numpy.linalg.norm(cut, axis=1, keepdims=True)
+        cut /= numpy.where(norms == 0, 1, norms)
+    return cut
+
+
+class EmbeddingsNode(Embedder):
+    type_name = "embeddings"
+    options_schema = OPTIONS_SCHEMA
+
+    def __init__(self, options, context):
+        super().__init__(with_defaults(options, OPTIONS_SCHEMA), context)
+        self.models_path = context.resolve_path("models_path", self.options["models_path"])
+        missing = model_folder.missing_ir_files(self.models_path) if self.models_path.is_dir() else ["the folder"]
+        if missing:
+            raise context.error("models_path", f"{self.models_path} is not an OpenVINO IR model folder "
+                                f"(missing {', '.join(missing)})",
+                                "convert the model with `ovserve export SOURCE --task embeddings`")
+        self.pooling = self.options.get("pooling") or model_folder.pooling(self.models_path) or "cls"
+        self.max_length = self.options.get("max_length") or model_folder.max_length(self.models_path)
+        self.client = None
+        self.tokenizer = None
+
+    # --- life cycle ------------------------------------------------------------------------
+    def engine_spec(self):
+        options = {name: self.options[name] for name in ENGINE_OPTIONS}
+        options.update(models_path=str(self.models_path), pooling=self.pooling, max_length=self.max_length)
+        return EngineSpec("ovserve.nodes.embeddings.engine:EmbeddingsEngine", options)
+
+    def load(self, runtime):
+        self.client = runtime.engine_client(self.context.servable, self.context.node_name)
+        runtime.in_background(self._load_tokenizer)
+
+    def _load_tokenizer(self):
+        import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
+
+        self.tokenizer = openvino_genai.Tokenizer(str(self.models_path))
+        log.info("%s: tokenizer loaded", self.context.servable)
+
+    def is_ready(self):
+        return self.tokenizer is not None and self.client is not None and self.client.connected
+
+    @property
+    def dimensions(self):
+        """The length of the model's vectors, as its engine measured it (None until it connects)."""
+        info = self.client.info if self.client is not None else None
+        return info.get("dimensions") if info else None
+
+    def describe(self):
+        facts = {"max_model_len": self.max_length, "pooling": self.pooling, "normalize": self.options["normalize"]}
+        if self.dimensions:
+            facts["dimensions"] = self.dimensions
+        return facts
+
+    def stats(self):
+        if self.client is None:
+            return {}
+        return {"worker_open_requests": self.client.open_streams, "engine": dict(self.client.stats)}
+
+    # --- requests --------------------------------------------------------------------------
+    def _texts(self, embeddings_input):
+        if embeddings_input.texts:
+            return list(embeddings_input.texts)
+        try:
+            return [self.tokenizer.decode(list(ids), skip_special_tokens=True) for ids in embeddings_input.token_ids]
+        except Exception as exc:  # an id outside the vocabulary, or a model shipped without a detokenizer
+            raise InvalidRequest(f"The token ids can't be decoded by this model's tokenizer: {exc}",
+                                 param="input", code="invalid_value") from None
+
+    def _token_counts(self, texts):
+        """Tokens the model sees for each text (after truncation); 400 for a text too long when not truncating."""
+        truncate = self.options["truncate"] and self.max_length is not None
+        settings = {"max_length": self.max_length, "truncation": True} if truncate else {}
+        counts = self.tokenizer.encode(texts, add_special_tokens=True, **settings).attention_mask.data.sum(axis=1)
+        if self.max_length is not None and not truncate:
+            for index, count in enumerate(counts):
+                if count > self.max_length:
+                    raise InvalidRequest(f"input[{index}] is {int(count)} tokens; this model takes at most "
+                                         f"{self.max_length}.", param=f"input[{index}]", code="context_length_exceeded")
+        return [int(count) for count in counts]
+
+    def _check_dimensions(self, requested):
+        native = self.dimensions
+        if requested is None or requested == native:
+            return None
+        allowed = self.options["matryoshka_dimensions"]
+        if requested not in allowed or requested > native:
+            offered = ", ".join(str(size) for size in sorted({native, *(d for d in allowed if d < native)}))
+            raise InvalidRequest(f"'dimensions' is {requested}; this model gives vectors of {offered} dimensions.",
+                                 param="dimensions", code="unsupported_value")
+        return requested
+
+    def embed(self, embeddings_input):
+        if not self.is_ready():
+            raise NotReady(f"The model '{self.context.servable}' is still loading; retry shortly.")
+        dimensions = self._check_dimensions(embeddings_input.dimensions)
+        texts = self._texts(embeddings_input)
+        prompt_tokens = sum(self._token_counts(texts))
+        stream = self.client.submit({"texts": texts}, timeout=self.options["request_timeout_seconds"])
+
+        def convert(update):
+            vectors = update["vectors"]
+            if dimensions is not None:
+                vectors = cut_dimensions(vectors, dimensions, self.options["normalize"])
+            return EmbeddingsResult(vectors, prompt_tokens)
+
+        return EngineResult(stream, convert)

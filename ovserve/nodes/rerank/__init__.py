@@ -1,0 +1,1 @@
+"""The rerank node: worker side (node.py) and engine side (engine.py)."""

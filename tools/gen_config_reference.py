@@ -78,18 +78,19 @@ layout above:
 
 A node `type` is looked up among:
 
-- the entry point group **`ovserve.nodes`** of installed packages (`name = module:Class`); ovserve
-  registers `llm_continuous_batching` this way. A class is imported only when a graph uses it.
+- the entry point group **`ovserve.nodes`** of installed packages (`name = module:Class`). ovserve
+  registers its built-in types this way. A class is imported only when a graph uses it.
 - Python modules (`*.py`, not starting with `_`) in the folders of **`plugin_paths`**, each
   registering its types in a module-level **`NODE_TYPES`** dict (`{"type_name": NodeClass}`). The
   default is `plugins/` next to `config.json`, ignored when it does not exist; a folder you list must
   exist. These modules are all imported at start-up.
 
 A type defined twice, or a plugin module that fails to import, stops start-up. A node class
-subclasses `ovserve.graph.node.RequestProcessor` (rewrites the request, may sit before another
-node) or `ovserve.graph.node.TextGenerator` (answers it, must be the graph's `output`), and
-publishes `type_name` and `options_schema` (a JSON Schema for its `options`).
-[plugins/prompt_prefix.py](../plugins/prompt_prefix.py) is a complete example.
+subclasses one of the classes in `ovserve/graph/node.py` and publishes `type_name` and
+`options_schema` (a JSON Schema for its `options`). A `RequestProcessor` rewrites requests and sits
+before another node. A terminal node answers requests and is the graph's `output`: a
+`TextGenerator` (chat and text completions), an `Embedder` or a `Reranker`.
+[plugins/prompt_prefix.py](../plugins/prompt_prefix.py) is a complete example of a processor.
 
 The tables below are generated from the schemas by `tools/gen_config_reference.py`: edit the
 schemas or the script, not this file.
@@ -134,7 +135,11 @@ def _constraints(schema):
 
 
 def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text fit for a table cell: no pipes or newlines, and no `<tag>` outside code spans (HTML would eat it)."""
+    parts = str(text).replace("|", "\\|").replace("\n", " ").split("`")
+    for index in range(0, len(parts), 2):  # even parts lie outside code spans
+        parts[index] = parts[index].replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
 
 
 def rows(schema, prefix=""):
@@ -224,7 +229,12 @@ def example_errors():
     """Messages of real ConfigErrors, as `ovserve serve` prints them, for a few common mistakes."""
     from ovserve.config.loader import load_server_config
     from ovserve.errors import ConfigError
-    from ovserve.graph.registry import ServableRegistry
+    from ovserve.graph.builder import build_servable
+    from ovserve.graph.plugins import NodeTypes
+
+    # The built-in types as setup.cfg declares them (not as the installed metadata may still say).
+    builtins = builtin_node_types()
+    node_types = NodeTypes({name: cls for name, cls, _, _ in builtins}, {name: origin for name, _, origin, _ in builtins})
 
     graph = {"nodes": [{"name": "llm", "type": "llm_continuous_batching",
                         "options": {"models_path": "../../models/my-model.gguf"}}], "output": "llm"}
@@ -244,7 +254,8 @@ def example_errors():
                 node["type"] = node_type
             _write(root / "servables" / "my-model" / "graph.json", dict(graph, nodes=[node]))
             try:
-                ServableRegistry.from_config(load_server_config(root / "config.json"))
+                for spec in load_server_config(root / "config.json").servables:
+                    build_servable(spec, node_types)
             except ConfigError as error:
                 messages.append(f"ovserve: configuration error: {error}".replace(str(root), SHOWN_ROOT))
             else:

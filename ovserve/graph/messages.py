@@ -12,6 +12,7 @@ from typing import Optional
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: Optional[int] = None  # None: until EOS or the context is full
+    max_tokens_param: str = "max_tokens"  # the request field it came from, for error messages
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0  # 0: no limit

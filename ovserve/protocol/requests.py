@@ -14,6 +14,9 @@ _UNSUPPORTED = {
         "audio": ("set", lambda v: v is not None, "this server serves text"),
         "modalities": ("other than ['text']", lambda v: v not in (None, ["text"]), "this server serves text"),
         "prediction": ("set", lambda v: v is not None, "predicted outputs are not supported"),
+        "functions": ("set", lambda v: bool(v), "the deprecated functions API is not supported; use tools"),
+        "function_call": ("set", lambda v: v is not None, "the deprecated functions API is not supported; use tool_choice"),
+        "web_search_options": ("set", lambda v: v is not None, "this server has no web search"),
     },
     "completions": {
         "logit_bias": ("a non-empty map", lambda v: bool(v), "the engine has no logit bias"),
@@ -51,7 +54,7 @@ def _structured_output(value):
     return ("json_schema", json.dumps(schema))
 
 
-def _sampling(body, max_tokens, logprobs, top_logprobs):
+def _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens"):
     def value(name, default):
         given = body.get(name)
         return default if given is None else given
@@ -63,6 +66,7 @@ def _sampling(body, max_tokens, logprobs, top_logprobs):
                              param=param, code="unsupported_value")
     return SamplingParams(
         max_tokens=max_tokens,
+        max_tokens_param=max_tokens_param,
         temperature=float(value("temperature", 1.0)),
         top_p=float(value("top_p", 1.0)),
         top_k=int(value("top_k", 0)) if value("top_k", 0) > 0 else 0,
@@ -159,9 +163,9 @@ def parse_chat(body, request_id=""):
     top_logprobs = body.get("top_logprobs") or 0
     if top_logprobs and not logprobs:
         raise InvalidRequest("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
-    max_tokens = body.get("max_completion_tokens")
+    max_tokens, max_tokens_param = body.get("max_completion_tokens"), "max_completion_tokens"
     if max_tokens is None:
-        max_tokens = body.get("max_tokens")
+        max_tokens, max_tokens_param = body.get("max_tokens"), "max_tokens"
     tools = tuple(body.get("tools") or ())
     tool_choice = _tool_choice(body, tools)
     continue_final = bool(body.get("continue_final_message"))
@@ -176,7 +180,7 @@ def parse_chat(body, request_id=""):
     if tool_choice not in ("none", "auto") and body.get("response_format") not in (None, {"type": "text"}):
         raise InvalidRequest("A forced tool_choice can't be combined with response_format.", param="response_format")
     chat_input = ChatInput(
-        tuple(messages), _sampling(body, max_tokens, logprobs, top_logprobs),
+        tuple(messages), _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
         add_generation_prompt=not continue_final if add_generation_prompt is None else bool(add_generation_prompt),
         continue_final_message=continue_final,
         tools=tools if tool_choice != "none" else (),

@@ -5,6 +5,7 @@ Engines and gunicorn are siblings under this process rather than gunicorn's chil
 arbiter reaps every child it sees, and an engine must outlive any HTTP worker.
 """
 
+import ctypes
 import json
 import logging
 import os
@@ -21,6 +22,17 @@ from ovserve.graph.registry import ServableRegistry
 from ovserve.server.plan import ENVIRONMENT_VARIABLE, RuntimePlan
 
 log = logging.getLogger("ovserve.supervisor")
+_PR_SET_PDEATHSIG = 1
+
+
+def _detached_child():
+    """Runs in each child before exec: its own session, so a terminal's Ctrl-C reaches only the
+    supervisor (which then shuts down gracefully); SIGTERM if the supervisor dies without cleaning up."""
+    os.setsid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 POLL_SECONDS = 0.2
 ENGINE_STOP_SECONDS = 10
 RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)
@@ -42,7 +54,7 @@ class EngineProcess:
         command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
                    "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
                    "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path]
-        self.process = subprocess.Popen(command)
+        self.process = subprocess.Popen(command, preexec_fn=_detached_child)
         self.restart_at = None
 
     @property
@@ -115,7 +127,7 @@ class Supervisor:
         self.http = subprocess.Popen(
             [sys.executable, "-m", "ovserve.server.wsgi", "--bind", self.bind, "--workers", str(self.workers),
              "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level],
-            env=environment)
+            env=environment, preexec_fn=_detached_child)
         log.info("serving %s on http://%s (config %s)", ", ".join(registry.names()), self.bind, config.file)
         announced = False
         while not self.stopping:

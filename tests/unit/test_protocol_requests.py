@@ -58,7 +58,7 @@ def test_parse_chat_joins_text_parts_with_newlines_and_null_content_is_empty():
 def test_parse_chat_reads_every_sampling_field():
     _, chat_input, stream = parse_chat(load_fixture("payloads", "chat_all_sampling.json"))
     assert chat_input.params == SamplingParams(
-        max_tokens=7, temperature=0.5, top_p=0.9, top_k=40, min_p=0.05, seed=1234, stop=("END", "###"),
+        max_tokens=7, max_tokens_param="max_completion_tokens", temperature=0.5, top_p=0.9, top_k=40, min_p=0.05, seed=1234, stop=("END", "###"),
         ignore_eos=True, min_tokens=3, presence_penalty=0.25, frequency_penalty=-0.5, repetition_penalty=1.1, n=2)
     assert (stream.stream, stream.include_usage) == (True, True)
 

@@ -11,6 +11,8 @@ class LiveResource:
     def on_get(self, req, resp):
         resp.media = {"live": True}
 
+    on_head = on_get
+
 
 class ReadyResource:
     def __init__(self, registry, is_draining=lambda: False):
@@ -23,6 +25,8 @@ class ReadyResource:
         ready = not pending and not draining
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
         resp.media = {"ready": ready, "draining": draining, "not_ready": pending}
+
+    on_head = on_get
 
 
 class ModelStatusSink:

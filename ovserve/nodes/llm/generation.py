@@ -63,12 +63,13 @@ class _Choice:
 
 
 class LLMGeneration(Generation):
-    def __init__(self, stream, prompt_tokens, n, settings, echo_text=None):
+    def __init__(self, stream, prompt_tokens, n, settings, echo_text=None, copies=False):
         self._stream = stream
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
         self._choices = [_Choice(settings) for _ in range(n)]
         self._echo_text = echo_text
+        self._copies = copies and n > 1
 
     @property
     def finished(self):
@@ -79,15 +80,17 @@ class LLMGeneration(Generation):
             yield [ChoiceDelta(index, self._echo_text) for index in range(len(self._choices))]
         for update in self._stream:
             deltas = []
-            for index, ids, logprobs, reason in update["sequences"]:
-                choice = self._choices[index]
-                if choice.finish_reason:
-                    continue
-                self.completion_tokens += len(ids)
-                delta = choice.advance(ids, logprobs, reason)
-                if delta is not None:
-                    delta.index = index
-                    deltas.append(delta)
+            for sequence, ids, logprobs, reason in update["sequences"]:
+                # One engine sequence feeds every choice when the choices are greedy copies.
+                for index in (range(len(self._choices)) if self._copies else (sequence,)):
+                    choice = self._choices[index]
+                    if choice.finish_reason:
+                        continue
+                    self.completion_tokens += len(ids)
+                    delta = choice.advance(ids, logprobs, reason)
+                    if delta is not None:
+                        delta.index = index
+                        deltas.append(delta)
             if self.finished:
                 self._stream.close()  # a stop string ended it early: free the engine's sequences now
                 if deltas:

@@ -5,6 +5,7 @@ import struct
 from pathlib import Path
 
 GGUF_MAGIC = b"GGUF"
+IR_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
 # GGUF value types -> struct format of a scalar (8 = string, 9 = array are handled apart)
 _SCALAR_FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9

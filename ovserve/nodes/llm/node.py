@@ -45,6 +45,11 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self.models_path = context.resolve_path("models_path", self.options["models_path"])
         if not (model_files.is_gguf(self.models_path) or self.models_path.is_dir()):
             raise context.error("models_path", f"{self.models_path} is neither a .gguf file nor a model folder")
+        if self.models_path.is_dir():
+            missing = [name for name in model_files.IR_FILES if not (self.models_path / name).is_file()]
+            if missing:
+                raise context.error("models_path", f"the OpenVINO IR folder {self.models_path} lacks {', '.join(missing)}",
+                                    "export it with `ovserve export` or optimum-cli (with its tokenizer and detokenizer)")
         self.max_model_len = self.options.get("max_model_len") or model_files.context_length(self.models_path)
         if not self.max_model_len:
             raise context.error("max_model_len", "the model files don't state a context length", "set max_model_len")
@@ -185,28 +190,28 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self._require_ready()
         prompt = completion_input.prompt
         return self._generate(self.encode(prompt, add_special_tokens=True), completion_input.params,
-                              echo_text=prompt if completion_input.echo else None)
+                              echo_text=prompt if completion_input.echo else None, prompt_param="prompt")
 
-    def _max_new_tokens(self, prompt_tokens, requested):
+    def _max_new_tokens(self, prompt_tokens, requested, prompt_param, max_param):
         room = self.max_model_len - prompt_tokens
         if room <= 0:
             raise InvalidRequest(
                 f"This model's maximum context length is {self.max_model_len} tokens; the prompt alone is {prompt_tokens} tokens.",
-                param="messages", code="context_length_exceeded")
+                param=prompt_param, code="context_length_exceeded")
         if requested is None:
             return min(room, self.max_tokens_limit) if self.max_tokens_limit else room
         if self.max_tokens_limit and requested > self.max_tokens_limit:
-            raise InvalidRequest(f"max_tokens is {requested}; this model allows at most {self.max_tokens_limit}.",
-                                 param="max_tokens", code="max_tokens_exceeded")
+            raise InvalidRequest(f"{max_param} is {requested}; this model allows at most {self.max_tokens_limit}.",
+                                 param=max_param, code="max_tokens_exceeded")
         if requested > room:
             raise InvalidRequest(
                 f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "
                 f"{prompt_tokens + requested} tokens ({prompt_tokens} in the prompt, {requested} for the completion). "
-                "Reduce the prompt or max_tokens.", param="max_tokens", code="context_length_exceeded")
+                f"Reduce the prompt or {max_param}.", param=max_param, code="context_length_exceeded")
         return requested
 
-    def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None):
-        max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens)
+    def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None, prompt_param="messages"):
+        max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens, prompt_param, params.max_tokens_param)
         if params.min_tokens > max_new_tokens:
             raise InvalidRequest(f"min_tokens ({params.min_tokens}) can't exceed max_tokens ({max_new_tokens}).",
                                  param="min_tokens", code="invalid_value")
@@ -216,7 +221,8 @@ class ContinuousBatchingLLMNode(TextGenerator):
             "max_new_tokens": max_new_tokens,
             "min_new_tokens": params.min_tokens,
             "ignore_eos": params.ignore_eos,
-            "num_return_sequences": params.n,
+            # Greedy choices are identical: generate one and copy it (OpenAI's n at temperature 0).
+            "num_return_sequences": params.n if params.temperature > 0 else 1,
             "presence_penalty": params.presence_penalty,
             "frequency_penalty": params.frequency_penalty,
             "repetition_penalty": params.repetition_penalty,
@@ -224,10 +230,9 @@ class ContinuousBatchingLLMNode(TextGenerator):
         }
         if params.logprobs:
             fields["logprobs"] = max(1, params.top_logprobs)
-        if params.temperature > 0 or params.n > 1:
-            # n > 1 needs sampling (independent choices). An unseeded request gets a fresh seed:
-            # the engine's default seed is a constant.
-            fields.update(do_sample=True, temperature=params.temperature if params.temperature > 0 else 1.0,
+        if params.temperature > 0:
+            # An unseeded request gets a fresh seed: the engine's default seed is a constant.
+            fields.update(do_sample=True, temperature=params.temperature,
                           top_p=params.top_p, top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
                           rng_seed=params.seed if params.seed is not None else random.getrandbits(31))
         else:
@@ -238,7 +243,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         settings = ChoiceSettings(self.new_detokenizer, params.stop, params.include_stop_str_in_output,
                                   params.stop_token_ids, self.token_text if params.logprobs else None,
                                   output or PlainOutput)
-        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text)
+        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text, copies=params.temperature == 0)
 
     def token_text(self, token_id):
         """(text, bytes) of one token, for logprobs; special tokens have no bytes."""

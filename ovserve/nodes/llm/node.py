@@ -178,7 +178,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
             schema = json.dumps(forced_call_schema(chat_input.tools, name))
             return prompt, (lambda: ForcedToolCall(name)), ("json_schema", schema)
         if chat_input.tools and choice == "auto" and self.options["tool_parser"] == "hermes":
-            return prompt, TaggedToolCalls, None
+            return prompt, (lambda: TaggedToolCalls(chat_input.parallel_tool_calls)), None
         return prompt, PlainOutput, None
 
     def chat(self, chat_input):

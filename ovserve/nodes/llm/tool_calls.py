@@ -79,7 +79,8 @@ class TaggedToolCalls:
 
     makes_tool_calls = True
 
-    def __init__(self):
+    def __init__(self, parallel=True):
+        self.parallel = parallel  # False: only the first call is kept (parallel_tool_calls: false)
         self.held = ""
         self.in_calls = False
         self.calls_text = ""
@@ -114,4 +115,4 @@ class TaggedToolCalls:
                                            arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)))
             except (ValueError, KeyError, TypeError, AttributeError):
                 return self.calls_text, []  # not a well-formed call: it was text after all
-        return "", calls
+        return "", calls if self.parallel else calls[:1]

@@ -28,8 +28,20 @@ def read_json(req, max_bytes=DEFAULT_MAX_BODY_BYTES):
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
     try:
-        return json.loads(text)
+        body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     except RecursionError:
         raise InvalidRequest("The request body is nested too deeply.") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
+    try:
+        # "\ud800" escapes decode to lone surrogates, which no tokenizer (or UTF-8 response) can take.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("The request body contains an invalid Unicode escape (a lone surrogate).") from None
+    return body
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a JSON number")

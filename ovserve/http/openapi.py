@@ -25,6 +25,8 @@ REQUEST_SCHEMAS = {
     "completions.json": "CompletionRequest",
     "tokenize.json": "TokenizeRequest",
     "detokenize.json": "DetokenizeRequest",
+    "embeddings.json": "EmbeddingsRequest",
+    "rerank.json": "RerankRequest",
 }
 # Error statuses every generation operation may answer, with what they mean here.
 ERROR_STATUSES = {
@@ -156,6 +158,7 @@ def _response_schemas():
             "object": {"const": "model"},
             "created": {"type": "integer"},
             "owned_by": {"type": "string"},
+            "kind": {"type": "string", "description": "text_generation, embeddings or rerank."},
             "capabilities": {"type": "array", "items": {"type": "string"},
                              "description": "e.g. chat.completions, completions."},
             "max_model_len": {"type": "integer", "description": "The model's context length in tokens (LLMs)."},
@@ -197,6 +200,36 @@ def _response_schemas():
         },
         "ModelReady": {"type": "object", "required": ["name", "ready"],
                        "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
+        "ModelStats": {"type": "object", "required": ["name", "ready", "nodes"],
+                       "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"},
+                                      "nodes": {"type": "object", "description": "Live counters, by node name."}}},
+        "Embeddings": {
+            "type": "object",
+            "required": ["object", "data", "model", "usage"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {
+                    "type": "object", "required": ["object", "index", "embedding"],
+                    "properties": {"object": {"const": "embedding"}, "index": {"type": "integer", "minimum": 0},
+                                   "embedding": {"type": ["array", "string"], "items": {"type": "number"},
+                                                 "description": "Numbers, or base64 of little-endian float32."}}}},
+                "model": {"type": "string"},
+                "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"],
+                          "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+            },
+        },
+        "Rerank": {
+            "type": "object",
+            "required": ["id", "model", "results"],
+            "properties": {
+                "id": {"type": "string"},
+                "model": {"type": "string"},
+                "results": {"type": "array", "description": "Best first.", "items": {
+                    "type": "object", "required": ["index", "relevance_score"],
+                    "properties": {"index": {"type": "integer", "minimum": 0}, "relevance_score": {"type": "number"},
+                                   "document": {"type": "object", "description": "With return_documents."}}}},
+            },
+        },
         "Error": _error_schema(),
     }
 
@@ -310,6 +343,9 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
         "/v2/models/{model_id}/ready": {"get": _get_operation(
             "modelReady", "Readiness of one model", "health", "ModelReady", ("404",), False,
             [_model_id_parameter("The model's name; it may contain '/'.")], ok="The model is ready.")},
+        "/v2/models/{model_id}/stats": {"get": _get_operation(
+            "modelStats", "Live counters of one model's nodes", "health", "ModelStats", ("404",), False,
+            [_model_id_parameter("The model's name; it may contain '/'.")])},
     }
     if "tokenize.json" in SCHEMAS and "detokenize.json" in SCHEMAS:
         paths[f"{prefix}/tokenize"] = {"post": _post_operation(
@@ -318,6 +354,13 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
         paths[f"{prefix}/detokenize"] = {"post": _post_operation(
             "detokenize", "The text of token ids", "tokens", "DetokenizeRequest", "Detokenized", secured,
             streams=False)}
+    if "embeddings.json" in SCHEMAS and "rerank.json" in SCHEMAS:
+        paths[f"{prefix}/embeddings"] = {"post": _post_operation(
+            "createEmbeddings", "Embedding vectors of texts or token ids", "retrieval", "EmbeddingsRequest",
+            "Embeddings", secured, streams=False)}
+        paths[f"{prefix}/rerank"] = {"post": _post_operation(
+            "rerank", "Documents scored against a query (Cohere's shape)", "retrieval", "RerankRequest", "Rerank",
+            secured, streams=False)}
     # Not ready: 503 with the same body shape as 200.
     paths["/v2/health/ready"]["get"]["responses"]["503"] = {"description": "Not ready.", "content": _json("Ready")}
     paths["/v2/models/{model_id}/ready"]["get"]["responses"]["503"] = {
@@ -346,7 +389,8 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": copy.deepcopy(servers) if servers else [{"url": "/", "description": "This server."}],
-        "tags": [{"name": "generation"}, {"name": "tokens"}, {"name": "models"}, {"name": "health"}],
+        "tags": [{"name": "generation"}, {"name": "retrieval"}, {"name": "tokens"}, {"name": "models"},
+                 {"name": "health"}],
         "paths": paths,
         "components": components,
     }

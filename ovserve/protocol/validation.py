@@ -23,11 +23,17 @@ _REGISTRY = _REGISTRY.with_resources(
     (name, Resource.from_contents(schema)) for name, schema in SCHEMAS.items())
 
 
+def _is_integer(checker, instance):
+    # JSON Schema calls 4.0 an integer; the engine's int arguments don't, and neither does OpenAI.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _validator(name):
     schema = SCHEMAS[name]
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, registry=_REGISTRY)
+    base = jsonschema.validators.validator_for(schema)
+    base.check_schema(schema)
+    strict = jsonschema.validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_integer))
+    return strict(schema, registry=_REGISTRY)
 
 
 VALIDATORS = {name: _validator(f"{name}.json") for name in ("chat_completions", "completions", "tokenize", "detokenize",

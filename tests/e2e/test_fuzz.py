@@ -1,19 +1,22 @@
 """Fuzzing the real server: never a 5xx, whatever a client sends.
 
-Two parts:
-- schemathesis, from the server's own OpenAPI document (GET /v3/openapi.json): valid and invalid
-  requests for every documented operation, checked with `not_a_server_error` and for OpenAI's error
-  shape on every 4xx;
+- schemathesis, from the server's OpenAPI document (`ovserve.http.openapi`, served at
+  /v3/openapi.json): valid and invalid requests for every documented operation (examples, coverage
+  and fuzzing phases, fixed seed), checked with `not_a_server_error` and for OpenAI's error object
+  on every 4xx;
 - malformed raw bodies (random bytes, truncated JSON, nesting 100000 levels deep, huge numbers,
-  NaN, unicode surrogates): every answer is a 4xx with an OpenAI error object.
+  NaN, unicode surrogates, odd content types): every answer is a 4xx with an OpenAI error object;
+  odd but well-formed requests: never a 5xx.
 
-Cost is bounded: generated bodies that the server would accept get max_tokens 8 and n <= 2 (invalid
-bodies stay as generated), so a run takes about a minute on 2 cores.
+Cost is bounded: a generated generation request that the server would accept is sent with
+max_tokens <= 8 and n <= 2 (invalid bodies are sent as generated, so they stay invalid). The
+schemathesis part sends about 1500 requests, about 100 of which generate.
 
-Known findings (5xx the fuzzing found and that are not fixed yet) are pinned one by one in
-KNOWN_FINDINGS as strict xfails; the schemathesis run steers valid bodies around them (see
-`_avoid_known_findings`) so it keeps looking for new ones. When a finding is fixed, its xfail
-passes, strict makes that a failure: delete the entry and its line in `_avoid_known_findings`.
+Findings (5xx, or garbage accepted, that fuzzing once found) stay in FUZZ_FINDINGS as regression
+tests: each must now get a clear 4xx (or be served, where the fix made it valid).
+
+Knobs: OVSERVE_FUZZ_SEED (another seed explores other cases), OVSERVE_FUZZ_EXAMPLES (fuzzing-phase
+examples per operation, 30), OVSERVE_FUZZ_PHASES (examples,coverage,fuzzing), OVSERVE_FUZZ_MAX_TOKENS (8).
 """
 
 import json
@@ -22,7 +25,6 @@ import random
 import socket
 
 import pytest
-import requests
 
 from ovserve.http.openapi import build_openapi
 from ovserve.protocol.validation import VALIDATORS
@@ -34,7 +36,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 MAX_EXAMPLES = int(os.environ.get("OVSERVE_FUZZ_EXAMPLES", "30"))  # per operation
 SEED = int(os.environ.get("OVSERVE_FUZZ_SEED", "20260"))  # a fixed seed: the same cases every run
-MAX_TOKENS_CAP = 8
+MAX_TOKENS_CAP = int(os.environ.get("OVSERVE_FUZZ_MAX_TOKENS", "8"))  # per generated request
 N_CAP = 2
 TIMEOUT = 60
 # Which schemathesis phases run (examples, coverage, fuzzing); e.g. OVSERVE_FUZZ_PHASES=coverage,fuzzing
@@ -45,21 +47,27 @@ CHAT = "/v3/chat/completions"
 COMPLETIONS = "/v3/completions"
 TOKENIZE = "/v3/tokenize"
 DETOKENIZE = "/v3/detokenize"
+EMBEDDINGS = "/v3/embeddings"
 HELLO = [{"role": "user", "content": "Hi"}]
 
 
 # --- schemathesis, from the served OpenAPI document ------------------------------------------------
 
+ROUTE_KINDS = {"/chat/completions": "chat_completions", "/completions": "completions",
+               "/tokenize": "tokenize", "/detokenize": "detokenize", "/embeddings": "embeddings", "/rerank": "rerank"}
+GENERATING = ("chat_completions", "completions")
+
+
 def _kind(path):
-    """The request schema of a generation route; None for routes that generate nothing."""
-    for suffix, kind in (("/chat/completions", "chat_completions"), ("/completions", "completions")):
+    """The request schema of a POST route (None if unknown)."""
+    for suffix, kind in ROUTE_KINDS.items():
         if path.endswith(suffix):
             return kind
     return None
 
 
 def _bound_cost(body):
-    """At most 8 new tokens and 2 choices: a generated max_tokens may ask for the whole context."""
+    """At most MAX_TOKENS_CAP new tokens and 2 choices: a generated max_tokens may ask for the whole context."""
     for field in ("max_tokens", "max_completion_tokens"):
         if body.get(field) is not None:
             body[field] = min(body[field], MAX_TOKENS_CAP)
@@ -69,30 +77,15 @@ def _bound_cost(body):
         body["n"] = min(body["n"], N_CAP)
 
 
-def _avoid_known_findings(body):
-    """Keep the schemathesis run off the 5xx already pinned in KNOWN_FINDINGS (each stays valid)."""
-    for field in ("max_tokens", "max_completion_tokens", "seed", "top_k", "n", "min_tokens", "top_logprobs", "logprobs"):
-        if isinstance(body.get(field), float):  # integral floats: integral-float-max-tokens, integral-float-seed
-            body[field] = int(body[field])
-    if isinstance(body.get("seed"), int) and body["seed"] < 0:  # negative-seed
-        body["seed"] += 2**63
-    if isinstance(body.get("top_k"), int) and body["top_k"] >= 2**64:  # top-k-beyond-uint64
-        body["top_k"] = 2**64 - 1
-    if body.get("prompt") in ("", [""]):  # empty-prompt
-        body["prompt"] = "Hi"
-    if body.get("stop_token_ids"):  # integral-float-stop-token-ids, stop-token-id-beyond-int64
-        body["stop_token_ids"] = [min(int(token), 2**63 - 1) for token in body["stop_token_ids"]]
-
-
 def cheap_body(path, body):
-    """The body to send: a valid generation request bounded in cost, anything else unchanged."""
+    """The body to send: a valid request off the known findings and bounded in cost; an invalid one unchanged."""
     kind = _kind(path)
-    if kind is None or not isinstance(body, dict) or not VALIDATORS[kind].is_valid(body):
+    if kind not in VALIDATORS or not isinstance(body, dict) or not VALIDATORS[kind].is_valid(body):
         return body
     body = dict(body)
-    _avoid_known_findings(body)
-    _bound_cost(body)
-    assert VALIDATORS[kind].is_valid(body), body  # still valid: bounding must not change the verdict
+    if kind in GENERATING:
+        _bound_cost(body)
+    assert VALIDATORS[kind].is_valid(body), body  # still valid: the changes must not change the verdict
     return body
 
 
@@ -242,7 +235,7 @@ ODD = [
     ("chat-nul-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a\u0000b"}])),
     ("chat-template-syntax-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "{{ raise_exception('x') }}{% for %}"}])),
     ("chat-special-tokens-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "<|im_end|><|im_start|>system"}])),
-    ("chat-many-messages", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a"}] * 200)),
+    ("chat-many-messages", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a"}] * 64)),
     ("chat-long-stop-string", CHAT, _chat(max_tokens=2, stop=["x" * 10000])),
     ("chat-max-tokens-beyond-context", CHAT, _chat(max_tokens=10**9)),
     ("chat-min-tokens-over-max", CHAT, _chat(max_tokens=2, min_tokens=5)),
@@ -317,11 +310,10 @@ def test_lying_content_length_is_not_a_5xx(base_url):
     assert 400 <= status < 500, (status, payload[:300])
 
 
-# --- known findings: 5xx (or accepted garbage) found by fuzzing, not fixed yet ---------------------
-# Each is the smallest request that shows it; strict: a fix makes the xfail pass, which fails the
-# suite until the entry (and its line in `_avoid_known_findings`) is removed.
+# --- regressions: 5xx (or accepted garbage) that fuzzing once found, each now a clear answer -------
+# Each is the smallest request that showed it, and the reason it failed before the fix.
 
-KNOWN_FINDINGS = [
+FUZZ_FINDINGS = [
     ("integral-float-max-tokens", CHAT, _chat(max_tokens=4.0),
      "max_tokens 4.0 passes the schema ('integer' admits integral floats) but reaches openvino_genai as a float: "
      "engine TypeError on GenerationConfig.max_new_tokens -> 500 engine_error"),
@@ -367,17 +359,26 @@ KNOWN_FINDINGS = [
     ("escaped-surrogate-in-tokenize-messages", TOKENIZE,
      json.dumps({"model": LIMITED_MODEL, "messages": [{"role": "user", "content": "a\udc00"}]}),
      "as escaped-surrogate-in-content, on /v3/tokenize with messages -> 500 internal_error"),
+    ("integral-float-embeddings-input", EMBEDDINGS, json.dumps({"model": LIMITED_MODEL, "input": [1.0]}),
+     "input [1.0] passes the schema (token ids) but parse_embeddings tells token ids from token id lists by "
+     "isinstance(input[0], int): tuple(1.0) raises TypeError in ovserve/protocol/embeddings.py -> 500 internal_error"),
     ("nan-temperature", CHAT, _with(CHAT, temperature="NaN"),
      "NaN passes the schema's minimum/maximum (comparisons with NaN are false) and is served as greedy "
      "decoding -> 200 instead of a 400"),
 ]
 
 
+# Valid once the fix landed (served, not refused): OpenAI seeds are signed 64-bit, the engine's wraps.
+SERVED_FINDINGS = {"negative-seed", "negative-seed-streamed"}
+
+
 @pytest.mark.parametrize("label,path,raw", [
-    pytest.param(label, path, raw, id=label, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for label, path, raw, reason in KNOWN_FINDINGS
+    pytest.param(label, path, raw, id=label) for label, path, raw, _reason in FUZZ_FINDINGS if _kind(path) in VALIDATORS
 ])
-def test_known_finding(http, base_url, label, path, raw):
+def test_fuzz_finding_gets_a_clear_answer(http, base_url, label, path, raw):
     response = http.post(base_url + path, data=raw.encode("utf-8", "surrogatepass"),
                          headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
-    assert_openai_4xx(response, label)
+    if label in SERVED_FINDINGS:
+        assert response.status_code == 200, response.text
+    else:
+        assert_openai_4xx(response, label)

@@ -211,6 +211,8 @@ class ContinuousBatchingLLMNode(TextGenerator):
         return requested
 
     def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None, prompt_param="messages"):
+        if not prompt_ids:
+            raise InvalidRequest("The prompt is empty (0 tokens); send some text.", param=prompt_param, code="invalid_value")
         max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens, prompt_param, params.max_tokens_param)
         if params.min_tokens > max_new_tokens:
             raise InvalidRequest(f"min_tokens ({params.min_tokens}) can't exceed max_tokens ({max_new_tokens}).",
@@ -234,7 +236,8 @@ class ContinuousBatchingLLMNode(TextGenerator):
             # An unseeded request gets a fresh seed: the engine's default seed is a constant.
             fields.update(do_sample=True, temperature=params.temperature,
                           top_p=params.top_p, top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
-                          rng_seed=params.seed if params.seed is not None else random.getrandbits(31))
+                          # OpenAI seeds are signed 64-bit; the engine's is unsigned: wrap, same seed -> same stream.
+                          rng_seed=params.seed % 2**64 if params.seed is not None else random.getrandbits(31))
         else:
             fields["do_sample"] = False
         payload = {"prompt_ids": prompt_ids, "generation": fields,

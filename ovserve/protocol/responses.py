@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ovserve.errors import OvserveError
+from ovserve.errors import ClientDisconnected, OvserveError
 from ovserve.protocol import sse
 
 log = logging.getLogger("ovserve.protocol")
@@ -198,7 +198,8 @@ class ResponseWriter:
                 chunk["usage"] = usage(generation)
                 yield sse.event(chunk)
         except OvserveError as error:
-            log.warning("stream %s failed: %s", self.id, error.message)
+            log.log(logging.INFO if isinstance(error, ClientDisconnected) else logging.WARNING,
+                    "stream %s ended: %s", self.id, error.message)
             yield sse.event(error_body(error))
         except Exception:
             log.exception("stream %s failed", self.id)

@@ -19,15 +19,20 @@ WARMUP_SECONDS = min(20.0, max(5.0, SOAK_SECONDS / 6))
 CLIENTS = 8
 IDLE_TIMEOUT_SECONDS = 15
 # Memory growth over the soak, summed over the supervisor and all its descendants, leaving out the
-# engines' KV caches. Each KV cache is one mapping of cache_size GB (2 GB for this model) reserved at
-# the first request, whose pages turn resident as the block allocator first hands them out: under
-# load it grows ~1-3 MB/s on a 2-core machine (faster machines, faster) until it reaches cache_size,
-# then stays. That is reserved memory being touched, bounded by configuration, not a leak; it is
-# reported (kv_pool) but bounded only by the mapping's size. Everything else was measured (2-core
-# shared machine, after warm-up): engine +3-5 MB per minute of this load, HTTP worker, master and
-# supervisor +0; 64 MB leaves room for allocator noise and a longer `make soak`, while a leak of even
-# 1 kB per request (thousands of requests) or one retained stream per cancel would stand out.
+# engine's KV cache. The KV cache (cache_size 2 GB for this model) is reserved at the first request
+# as one anonymous mapping (see tests/soak/procs.py) whose pages turn resident as blocks are first
+# used. Under steady load it kept growing, 60-120 MB per minute on a shared 2-core machine, with
+# prefix caching on or off, although cache usage is back to 0 at idle: the engine apparently hands
+# out never-used blocks before reusing freed ones, until all of cache_size is resident (~15-30 min
+# here; faster machines get there faster). That is configured memory being touched, not a leak, and a
+# bound on total RSS would only measure the machine's speed: it is reported (kv_pool) and bounded by
+# the mapping's size. The rest, measured on 60 s soaks after the warm-up: engine
+# +15-22 MB on a fresh or lightly used server, +3-5 MB per minute on one warmed by 10 minutes of load
+# (one malloc arena and the heap creeping: allocator caches, not yet a proven leak); HTTP worker,
+# master and supervisor +0.0 MB. 64 MB total is ~3x the worst measured, room for a 120 s `make soak`;
+# the HTTP processes (where a retained stream, queue or greenlet per request would pile up) get 16 MB.
 RSS_GROWTH_BOUND_MB = 64
+NON_ENGINE_GROWTH_BOUND_MB = 16
 LOG_PROBLEMS = (" ERROR ", " CRITICAL ", "Traceback", "[ERROR]", "[CRITICAL]")
 
 
@@ -80,7 +85,8 @@ def print_report(report, path):
     lines = [
         "", f"=== soak: {load['seconds_elapsed']} s, {load['clients']} clients, seed {load['seed']}: "
             f"{load['requests_total']} requests ({load['requests_per_second']}/s) ===",
-        f"good {load['good_total']} (failed {load['good_failed']}, greedy answers compared {load['greedy_answers_compared']}), "
+        f"good {load['good_total']} (failed {load['good_failed']}; greedy repeats differing "
+        f"{load['greedy_answers_differed']}/{load['greedy_answers_compared']}), "
         f"cancelled {load['cancel_total']} (failed {load['cancel_failed']}), bad {load['bad_total']} "
         f"(failed {load['bad_failed']}, statuses {load['bad_statuses']})",
     ]
@@ -145,4 +151,7 @@ def test_soak_mixed_load_keeps_answers_correct_memory_flat_and_ends_idle(server,
     assert {name: entry["pid"] for name, entry in rss_before.items()} == \
         {name: entry["pid"] for name, entry in rss_after.items()}, "a process died or was restarted during the soak"
     assert report["memory"]["growth_without_kv_pool_mb"] < RSS_GROWTH_BOUND_MB, report["memory"]
+    for name, entry in report["memory"]["processes"].items():
+        if not name.startswith("engine "):
+            assert entry.get("growth_mb", 0) < NON_ENGINE_GROWTH_BOUND_MB, (name, entry)
     assert not report["log_problems"], report["log_problems"]

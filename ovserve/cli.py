@@ -5,6 +5,7 @@ import logging
 import sys
 
 from ovserve import __version__
+from ovserve.prepare.commands import add_commands
 
 
 def _serve(args):
@@ -49,6 +50,7 @@ def build_parser():
     serve.add_argument("--cors-origins", nargs="*", default=(), help="origins allowed by CORS ('*' for any)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
+    add_commands(commands)  # export, pull, list
     return parser
 
 

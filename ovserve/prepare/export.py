@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ovserve.nodes import model_folder
 from ovserve.prepare import graphs
 from ovserve.prepare.progress import Step
 
@@ -22,8 +21,8 @@ WEIGHT_FORMATS = ("fp16", "int8", "int4")
 # Kept beside the IR: the sentence-transformers files say how to pool and how long an input may be.
 SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
                                "1_Pooling/config.json")
-INSTALL_HINT = ("ovserve export needs optimum-intel: pip install 'ovserve[export]' "
-                "(and a CPU build of torch first, e.g. pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+INSTALL_HINT = ("ovserve export needs optimum-intel: pip install 'ovserve[export]', after installing a CPU build "
+                "of torch (a plain `pip install torch` may bring a multi-GB CUDA build); see docs/model-preparation.md")
 
 
 class ExportError(Exception):
@@ -110,12 +109,3 @@ def export_model(source, task, weight_format, output, overwrite=False, trust_rem
         shutil.rmtree(staging, ignore_errors=True)
     return output
 
-
-def describe(folder):
-    """'name: size' lines of the main files, for the summary."""
-    size = sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
-    facts = [f"{Path(folder)} ({size / 1e6:.1f} MB)"]
-    max_length = model_folder.max_length(folder)
-    if max_length:
-        facts.append(f"max_length {max_length}")
-    return ", ".join(facts)

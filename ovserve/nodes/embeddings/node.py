@@ -46,6 +46,7 @@ class EmbeddingsNode(Embedder):
         self.max_length = self.options.get("max_length") or model_folder.max_length(self.models_path)
         self.client = None
         self.tokenizer = None
+        self.vocabulary_size = 0
 
     # --- life cycle ------------------------------------------------------------------------
     def engine_spec(self):
@@ -60,7 +61,9 @@ class EmbeddingsNode(Embedder):
     def _load_tokenizer(self):
         import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
 
-        self.tokenizer = openvino_genai.Tokenizer(str(self.models_path))
+        tokenizer = openvino_genai.Tokenizer(str(self.models_path))
+        self.vocabulary_size = max(tokenizer.get_vocab().values()) + 1  # ids may have gaps: not len()
+        self.tokenizer = tokenizer
         log.info("%s: tokenizer loaded", self.context.servable)
 
     def is_ready(self):
@@ -87,6 +90,11 @@ class EmbeddingsNode(Embedder):
     def _texts(self, embeddings_input):
         if embeddings_input.texts:
             return list(embeddings_input.texts)
+        for index, ids in enumerate(embeddings_input.token_ids):
+            outside = [token for token in ids if token >= self.vocabulary_size]
+            if outside:
+                raise InvalidRequest(f"input[{index}] has token id {outside[0]}, outside the vocabulary "
+                                     f"(0..{self.vocabulary_size - 1}).", param=f"input[{index}]", code="invalid_value")
         try:
             return [self.tokenizer.decode(list(ids), skip_special_tokens=True) for ids in embeddings_input.token_ids]
         except Exception as exc:  # an id outside the vocabulary, or a model shipped without a detokenizer

@@ -11,6 +11,7 @@ import numpy
 import openvino
 import openvino_genai
 
+from ovserve.nodes.engine_errors import without_source_location
 from ovserve.runtime.engine import Engine, EngineBusy, RequestRejected
 
 log = logging.getLogger("ovserve.engine.llm")
@@ -29,12 +30,6 @@ GENERATION_FIELDS = (
     "rng_seed", "do_sample", "presence_penalty", "frequency_penalty", "repetition_penalty",
     "stop_token_ids", "logprobs", "num_return_sequences",
 )
-
-
-def _without_source_location(message):
-    """OpenVINO's check messages start with the C++ file and line of the check: keep what it says."""
-    head, _, rest = message.partition("\n")
-    return rest.strip() if " failed at " in head and rest.strip() else message
 
 
 def scheduler_config(options):
@@ -103,11 +98,11 @@ class ContinuousBatchingEngine(Engine):
             try:
                 config.structured_output_config = self._structured_output(payload["structured_output"])
             except Exception as exc:
-                raise RequestRejected(f"invalid JSON schema for structured output: {_without_source_location(str(exc))}") from None
+                raise RequestRejected(f"invalid JSON schema for structured output: {without_source_location(str(exc))}") from None
         try:
             config.validate()
         except Exception as exc:
-            raise RequestRejected(_without_source_location(str(exc))) from None
+            raise RequestRejected(without_source_location(str(exc))) from None
         input_ids = openvino.Tensor(numpy.array([payload["prompt_ids"]], dtype=numpy.int64))
         self.handles[key] = self.pipeline.add_request(key, input_ids, config)
 

@@ -7,11 +7,14 @@ loop reads new requests and cancellations between steps.
 """
 
 import collections
+import logging
 
 import openvino_genai
 
+from ovserve.nodes.engine_errors import describe
 from ovserve.runtime.engine import Engine, EngineBusy
 
+log = logging.getLogger("ovserve.engine.rerank")
 ALL_DOCUMENTS = 2**31 - 1  # the pipeline's top_n: the node cuts to each request's own top_n
 
 
@@ -59,7 +62,13 @@ class RerankEngine(Engine):
         request = self.queue[0]
         start = request.scored
         chunk = request.documents[start:start + self.options["batch_size"]]
-        for index, score in self.pipeline.rerank(request.query, chunk):
+        try:
+            ranking = self.pipeline.rerank(request.query, chunk)
+        except Exception as exc:  # a request the model can't run fails alone, not the engine
+            log.exception("scoring %d documents failed", len(chunk))
+            self.queue.popleft()
+            return [(request.key, {"error": describe(exc)}, True)]
+        for index, score in ranking:
             request.scores.append((start + int(index), float(score)))
         request.scored += len(chunk)
         self.batches += 1

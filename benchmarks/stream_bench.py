@@ -512,12 +512,9 @@ def raw_worker(spec_path):
 
     spec = json.loads(Path(spec_path).read_text())
     options = spec["engine"]
-    scheduler = openvino_genai.SchedulerConfig()
-    scheduler.cache_size = options["cache_size"]
-    scheduler.max_num_seqs = options["max_num_seqs"]
-    scheduler.max_num_batched_tokens = options["max_num_batched_tokens"]
-    scheduler.dynamic_split_fuse = options["dynamic_split_fuse"]
-    scheduler.enable_prefix_caching = options["enable_prefix_caching"]
+    from ovserve.nodes.llm.engine import scheduler_config  # the same SchedulerConfig the server builds
+
+    scheduler = scheduler_config(options)
     plugin_config = {key: str(value) for key, value in options.get("plugin_config", {}).items()}
     loaded = time.perf_counter()
     pipe = openvino_genai.ContinuousBatchingPipeline(spec["model_path"], scheduler, options["device"], plugin_config)

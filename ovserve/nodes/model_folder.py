@@ -19,8 +19,16 @@ def _read(path):
         return {}
 
 
-def missing_ir_files(folder):
-    return [name for name in IR_FILES if not (Path(folder) / name).is_file()]
+def missing_ir_files(folder, required=IR_FILES):
+    return [name for name in required if not (Path(folder) / name).is_file()]
+
+
+def require_ir_folder(context, path, task):
+    """ConfigError (on the node's models_path) unless `path` is an OpenVINO IR folder of an encoder."""
+    missing = missing_ir_files(path) if path.is_dir() else ["the folder"]
+    if missing:
+        raise context.error("models_path", f"{path} is not an OpenVINO IR model folder (missing {', '.join(missing)})",
+                            f"convert the model with `ovserve export SOURCE --task {task}`")
 
 
 def pooling(folder):

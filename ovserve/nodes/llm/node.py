@@ -9,10 +9,10 @@ import json
 import logging
 import random
 from importlib import resources
-from pathlib import Path
 
-from ovserve.errors import ConfigError, InvalidRequest, NotReady
+from ovserve.errors import InvalidRequest, NotReady
 from ovserve.graph.node import EngineSpec, TextGenerator
+from ovserve.nodes import model_folder
 from ovserve.nodes.llm import model_files
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
 from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
@@ -46,7 +46,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         if not (model_files.is_gguf(self.models_path) or self.models_path.is_dir()):
             raise context.error("models_path", f"{self.models_path} is neither a .gguf file nor a model folder")
         if self.models_path.is_dir():
-            missing = [name for name in model_files.IR_FILES if not (self.models_path / name).is_file()]
+            missing = model_folder.missing_ir_files(self.models_path, model_files.IR_FILES)
             if missing:
                 raise context.error("models_path", f"the OpenVINO IR folder {self.models_path} lacks {', '.join(missing)}",
                                     "export it with `ovserve export` or optimum-cli (with its tokenizer and detokenizer)")

@@ -26,11 +26,7 @@ class RerankNode(Reranker):
     def __init__(self, options, context):
         super().__init__(with_defaults(options, OPTIONS_SCHEMA), context)
         self.models_path = context.resolve_path("models_path", self.options["models_path"])
-        missing = model_folder.missing_ir_files(self.models_path) if self.models_path.is_dir() else ["the folder"]
-        if missing:
-            raise context.error("models_path", f"{self.models_path} is not an OpenVINO IR model folder "
-                                f"(missing {', '.join(missing)})",
-                                "convert the model with `ovserve export SOURCE --task rerank`")
+        model_folder.require_ir_folder(context, self.models_path, "rerank")
         self.max_length = self.options.get("max_length") or model_folder.max_length(self.models_path)
         self.client = None
         self.tokenizer = None

@@ -45,8 +45,9 @@ unit: install-test
 e2e: install-test
 	$(PY) -m pytest -q -m e2e
 
+# Server vs raw engine on $(CONFIG), alternated (docs/benchmarking.md); e.g. BENCH_ARGS='--repeats 3'.
 bench: install
-	$(PY) benchmarks/stream_bench.py $(BENCH_ARGS)
+	$(VENV)/bin/ovserve bench --serve $(CONFIG) --raw --concurrency 1,8,32 --json bench.json $(BENCH_ARGS)
 
 .PHONY: soak
 # The soak test alone, longer (OVSERVE_SOAK_SECONDS, default here 120), printing its summary.

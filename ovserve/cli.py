@@ -5,6 +5,7 @@ import logging
 import sys
 
 from ovserve import __version__
+from ovserve.bench.cli import add_bench_command
 from ovserve.prepare.commands import add_commands
 
 
@@ -51,6 +52,7 @@ def build_parser():
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
     add_commands(commands)  # export, pull, list
+    add_bench_command(commands)
     return parser
 
 

@@ -6,11 +6,12 @@ from typing import Callable, Optional
 
 import falcon
 
-from ovserve.http import errors
+from ovserve.http import errors, metrics
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.resources.generation import ChatCompletionsResource, CompletionsResource
 from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
+from ovserve.http.resources.metrics import MetricsResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
 from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
 from ovserve.http.resources.openapi import OpenApiResource
@@ -32,7 +33,7 @@ class AppOptions:
 
 
 def create_app(registry, options=AppOptions()):
-    middleware = [RequestIdMiddleware()]
+    middleware = [RequestIdMiddleware(), metrics.RequestMetricsMiddleware(registry.names())]
     if options.cors_origins:
         middleware.append(CorsMiddleware(options.cors_origins))
     if options.api_keys:
@@ -59,5 +60,7 @@ def create_app(registry, options=AppOptions()):
         app.add_route(f"{prefix}/openapi.json", openapi)
     app.add_route("/v2/health/live", LiveResource())
     app.add_route("/v2/health/ready", ReadyResource(registry, options.is_draining))
+    metrics.prepare(registry)
+    app.add_route("/metrics", MetricsResource(registry))
     app.add_sink(ModelStatusSink(registry), r"^/v2/models/(?P<model_id>.+)/(?P<action>ready|stats)$")
     return app

@@ -123,7 +123,12 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._request_stop)
         for engine in self.engines:
             engine.start()
-        environment = dict(os.environ, **{ENVIRONMENT_VARIABLE: plan.to_environment()})
+        # The workers' Prometheus values, summed by whichever worker answers /metrics. A folder of this run
+        # only (the runtime folder is new, private and removed at exit): files of an earlier run would add in.
+        metrics_dir = runtime_dir / "metrics"
+        metrics_dir.mkdir()
+        environment = dict(os.environ, **{ENVIRONMENT_VARIABLE: plan.to_environment(),
+                                          "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
         self.http = subprocess.Popen(
             [sys.executable, "-m", "ovserve.server.wsgi", "--bind", self.bind, "--workers", str(self.workers),
              "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level],

@@ -6,6 +6,7 @@ in the worker (never preloading in the master) matters: OpenVINO's threads don't
 
 import argparse
 import logging
+import os
 import sys
 
 from gunicorn.app.base import BaseApplication
@@ -32,6 +33,15 @@ def build_worker_app():
                          is_draining=plan.is_draining, api_keys=load_api_keys(plan.api_key_file or None),
                          cors_origins=plan.cors_origins)
     return create_app(registry, options)
+
+
+def forget_worker_metrics(server, worker):
+    """gunicorn's child_exit hook: drop the exited worker's in-flight gauge (ovms_current_requests) from the
+    metrics folder; its counters and histograms stay, so totals survive worker restarts."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 class OvserveApplication(BaseApplication):
@@ -69,6 +79,7 @@ def main(argv=None):
         "loglevel": args.log_level,
         "accesslog": None,
         "proc_name": "ovserve-http",
+        "child_exit": forget_worker_metrics,
     }).run()
 
 

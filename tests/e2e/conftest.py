@@ -12,6 +12,7 @@ WATCHDOG_SECONDS = 10
 PREFIXED_MODEL = "smollm2-prefixed"
 DETERMINISTIC_MODEL = "smollm2-deterministic"  # deterministic: true
 LIMITED_MODEL = "smollm2-limited"  # max_num_seqs 2 + 1 queued, 10 s request timeout
+PROMPT_LOOKUP_MODEL = "smollm2-prompt-lookup"  # prompt_lookup: true
 
 
 def pytest_collection_modifyitems(items):

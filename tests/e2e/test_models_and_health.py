@@ -1,13 +1,13 @@
 """Model listing, health and the plugin mechanism, on the real server."""
 
-from tests.e2e.conftest import DEFAULT_MODEL, DETERMINISTIC_MODEL, LIMITED_MODEL, PREFIXED_MODEL
+from tests.e2e.conftest import DEFAULT_MODEL, DETERMINISTIC_MODEL, LIMITED_MODEL, PREFIXED_MODEL, PROMPT_LOOKUP_MODEL
 
 PREFIX = "Please answer briefly. "  # tests/fixtures/e2e/servables/prefixed/graph.json
 
 
 def test_models_list_and_lookup(client, http, base_url):
     ids = [model.id for model in client.models.list().data]
-    assert ids == [DEFAULT_MODEL, PREFIXED_MODEL, LIMITED_MODEL, DETERMINISTIC_MODEL]
+    assert ids == [DEFAULT_MODEL, PREFIXED_MODEL, LIMITED_MODEL, DETERMINISTIC_MODEL, PROMPT_LOOKUP_MODEL]
     assert client.models.retrieve(DEFAULT_MODEL).id == DEFAULT_MODEL
     for prefix in ("/v3", "/v1"):
         body = http.get(f"{base_url}{prefix}/models").json()

@@ -28,11 +28,12 @@ class _GenerationResource:
 
     def on_post(self, req, resp):
         body = read_json(req, self.max_body_bytes)
+        req.context.metrics.model(body)
         model, graph_input, stream_options = self.parse(body, req.context.request_id)
         servable = self.registry.require(model, self.capability)
         if self.is_draining():
             raise NotReady("The server is shutting down; send the request to another replica or retry later.")
-        generation = self.start(servable, graph_input)
+        generation = req.context.metrics.watch(self.start(servable, graph_input))
         # A client that leaves (queued, in prefill, mid-decode) cancels its generation at once.
         stop_watching = self.watch_disconnect(req.env.get("gunicorn.socket"), generation.close) if self.watch_disconnect else None
         params = graph_input.params
@@ -55,6 +56,7 @@ class _GenerationResource:
 class ChatCompletionsResource(_GenerationResource):
     capability = "chat.completions"
     shape = CHAT
+    metrics_method = "Chat"
 
     def parse(self, body, request_id):
         return parse_chat(body, request_id)
@@ -66,6 +68,7 @@ class ChatCompletionsResource(_GenerationResource):
 class CompletionsResource(_GenerationResource):
     capability = "completions"
     shape = COMPLETION
+    metrics_method = "Completions"
 
     def parse(self, body, request_id):
         return parse_completion(body, request_id)

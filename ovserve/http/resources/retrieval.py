@@ -30,16 +30,22 @@ class _RetrievalResource:
 
 
 class EmbeddingsResource(_RetrievalResource):
+    metrics_method = "Embeddings"
+
     def on_post(self, req, resp):
-        model, embeddings_input, encoding_format = parse_embeddings(read_json(req, self.max_body_bytes),
-                                                                    req.context.request_id)
+        body = read_json(req, self.max_body_bytes)
+        req.context.metrics.model(body)
+        model, embeddings_input, encoding_format = parse_embeddings(body, req.context.request_id)
         result = self._run(req, self._servable(model, "embeddings").embed(embeddings_input))
         resp.media = embeddings_response(model, result, encoding_format)
 
 
 class RerankResource(_RetrievalResource):
+    metrics_method = "Rerank"
+
     def on_post(self, req, resp):
         body = read_json(req, self.max_body_bytes)
+        req.context.metrics.model(body)
         model, rerank_input, return_documents = parse_rerank(body, req.context.request_id)
         result = self._run(req, self._servable(model, "rerank").rerank(rerank_input))
         resp.media = rerank_response(model, result, body["documents"], return_documents)

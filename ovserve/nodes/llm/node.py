@@ -23,7 +23,8 @@ from ovserve.nodes.llm.tool_prompt import with_tool_instructions
 log = logging.getLogger("ovserve.llm")
 OPTIONS_SCHEMA = json.loads(resources.files("ovserve.nodes.llm").joinpath("options.schema.json").read_text())
 ENGINE_OPTIONS = ("device", "cache_size", "max_num_seqs", "max_num_batched_tokens", "dynamic_split_fuse",
-                  "enable_prefix_caching", "plugin_config", "max_queued_requests")
+                  "enable_prefix_caching", "plugin_config", "max_queued_requests", "prompt_lookup",
+                  "num_assistant_tokens", "max_ngram_size")
 
 
 DETERMINISTIC_PLUGIN_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
@@ -50,6 +51,10 @@ class ContinuousBatchingLLMNode(TextGenerator):
             if missing:
                 raise context.error("models_path", f"the OpenVINO IR folder {self.models_path} lacks {', '.join(missing)}",
                                     "export it with `ovserve export` or optimum-cli (with its tokenizer and detokenizer)")
+        if "prompt_lookup" in self.options["plugin_config"]:
+            # The engine property would switch the pipeline without the per-request settings it requires.
+            raise context.error("plugin_config", "prompt_lookup is a node option here, not a plugin property",
+                                "set \"prompt_lookup\": true beside plugin_config")
         self.max_model_len = self.options.get("max_model_len") or model_files.context_length(self.models_path)
         if not self.max_model_len:
             raise context.error("max_model_len", "the model files don't state a context length", "set max_model_len")
@@ -219,6 +224,10 @@ class ContinuousBatchingLLMNode(TextGenerator):
                                  param="min_tokens", code="invalid_value")
         if params.n > self.options["max_n"]:
             raise InvalidRequest(f"n is {params.n}; this model allows at most {self.options['max_n']}.", param="n")
+        if self.options["prompt_lookup"] and params.n > 1 and params.temperature > 0:
+            # The engine's prompt lookup draws one sequence per request (GenerationConfig.validate refuses more).
+            raise InvalidRequest(f"n is {params.n} with temperature {params.temperature}; this model runs prompt-lookup "
+                                 "decoding, which samples one choice per request. Use n=1, or temperature 0.", param="n")
         fields = {
             "max_new_tokens": max_new_tokens,
             "min_new_tokens": params.min_tokens,

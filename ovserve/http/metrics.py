@@ -1,0 +1,291 @@
+"""Prometheus metrics: what each HTTP worker records, and the text that `GET /metrics` answers.
+
+Request counters carry OpenVINO Model Server's names and labels (`ovms_requests_success`, ...), so
+its dashboards work; the LLM series OVMS lacks are `ovserve_llm_*`. docs/operations.md lists them.
+
+Several gunicorn workers serve one port, so the numbers must add up across them: the supervisor
+gives gunicorn a fresh folder in PROMETHEUS_MULTIPROC_DIR, every worker writes its values to memory-
+mapped files there, and a scrape, whichever worker answers it, sums the files of all of them.
+prometheus_client picks that mode when it is first imported, so the variable is set before the
+workers start. Recording is a dictionary look-up and a write to a memory-mapped page; it does no I/O.
+"""
+
+import os
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read when prometheus_client decided
+# The classic text format, which generate_latest writes and every Prometheus reads. (prometheus_client
+# 0.22+ names format 1.0.0, UTF-8 metric names, in its CONTENT_TYPE_LATEST; the page is not that.)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+API, INTERFACE = "V3", "REST"  # OVMS's label values for its OpenAI-compatible API over HTTP
+# The `method` label, by route capability (OVMS has one method label per endpoint family).
+METHODS = {"chat.completions": "Chat", "completions": "Completions", "embeddings": "Embeddings", "rerank": "Rerank"}
+GENERATION_METHODS = ("Chat", "Completions")
+
+# Seconds. TTFT spans a queued prefill on a busy CPU (seconds) down to a cached prompt (ms).
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60)
+# One engine step: ~10-50 ms per token for small models on a CPU; the tail catches stalls under load.
+ITL_BUCKETS = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5)
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+# Microseconds, four buckets per decade from 100 us to ~10 min (an embedding up to a long generation).
+REQUEST_TIME_US_BUCKETS = tuple(round(10 ** (exponent / 4)) for exponent in range(8, 36))
+
+# Counted in this process, summed over all workers at scrape time. Not in prometheus_client's global
+# registry: a scrape reads either the multiprocess files or this registry, never both.
+_RECORDED = CollectorRegistry(auto_describe=True)
+_REQUEST_LABELS = ("api", "interface", "method", "name")
+REQUESTS_SUCCESS = Counter("ovms_requests_success", "Number of successful requests to a servable.",
+                           _REQUEST_LABELS, registry=_RECORDED)
+REQUESTS_FAIL = Counter("ovms_requests_fail", "Number of failed requests to a servable (4xx or 5xx answered, or "
+                        "a stream that ended with an error).", _REQUEST_LABELS, registry=_RECORDED)
+REQUEST_TIME = Histogram("ovms_request_time_us", "Processing time of successful requests to a servable, in "
+                         "microseconds (generations: until the last token).", ("interface", "name"),
+                         buckets=REQUEST_TIME_US_BUCKETS, registry=_RECORDED)
+# Each worker adds its own requests in flight; a worker that exits takes its count with it (livesum).
+CURRENT_REQUESTS = Gauge("ovms_current_requests", "Number of requests being currently processed by the server.",
+                         ("name",), multiprocess_mode="livesum", registry=_RECORDED)
+TIME_TO_FIRST_TOKEN = Histogram("ovserve_llm_time_to_first_token_seconds", "Seconds from the request's arrival "
+                                "until its first generated token reached the HTTP worker.", ("name",),
+                                buckets=TTFT_BUCKETS, registry=_RECORDED)
+INTER_TOKEN_LATENCY = Histogram("ovserve_llm_inter_token_latency_seconds", "Seconds between two successive "
+                                "arrivals of new tokens of one request at the HTTP worker (one per engine step).",
+                                ("name",), buckets=ITL_BUCKETS, registry=_RECORDED)
+REQUEST_LATENCY = Histogram("ovserve_llm_request_latency_seconds", "Seconds from the request's arrival until its "
+                            "last token, for generations that finished successfully.", ("name",),
+                            buckets=LATENCY_BUCKETS, registry=_RECORDED)
+PROMPT_TOKENS = Counter("ovserve_llm_prompt_tokens", "Prompt tokens of the generations sent to the engine.",
+                        ("name",), registry=_RECORDED)
+GENERATED_TOKENS = Counter("ovserve_llm_generated_tokens", "Tokens generated (usage completion_tokens), whatever "
+                           "the request's outcome.", ("name",), registry=_RECORDED)
+# OVMS's counters keep their names without prometheus_client's `_total` suffix (see render()).
+_OVMS_COUNTERS = frozenset({"ovms_requests_success", "ovms_requests_fail"})
+
+
+_CHILDREN = {}
+
+
+def _child(series, *labels):
+    """series.labels(*labels), remembered: labels() takes a lock and checks every value on each call."""
+    key = (series, labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = series.labels(*labels)
+    return child
+
+
+def prepare(servables):
+    """Create every series of the served models at zero, so they are scraped before the first request
+    (rate() needs the zero) and no label set is created, and its file grown, on a request's path."""
+    for servable in servables:
+        methods = [METHODS[c] for c in getattr(servable, "capabilities", ()) if c in METHODS]
+        for method in methods:
+            _child(REQUESTS_SUCCESS, API, INTERFACE, method, servable.name)
+            _child(REQUESTS_FAIL, API, INTERFACE, method, servable.name)
+        if methods:
+            _child(REQUEST_TIME, INTERFACE, servable.name)
+            _child(CURRENT_REQUESTS, servable.name)
+        if any(method in GENERATION_METHODS for method in methods):
+            for series in (TIME_TO_FIRST_TOKEN, INTER_TOKEN_LATENCY, REQUEST_LATENCY, PROMPT_TOKENS, GENERATED_TOKENS):
+                _child(series, servable.name)
+
+
+class RequestRecord:
+    """The metrics of one API request. Counted only once it names a served model (an unknown name
+    must not create a label), and finished exactly once, as a success or a failure."""
+
+    def __init__(self, method, started, served_names):
+        self.method = method
+        self.started = started  # time.monotonic() at arrival
+        self._served_names = served_names
+        self.name = None
+        self.watching = False  # a generation decides the outcome when it ends
+        self.finished = False
+
+    def model(self, body):
+        """Note the request body's model if it is served; the request counts from now on."""
+        name = body.get("model") if isinstance(body, dict) else None
+        if self.name is None and isinstance(name, str) and name in self._served_names:
+            self.name = name
+            _child(CURRENT_REQUESTS, name).inc()
+
+    def watch(self, generation):
+        """The generation, timed: it records token latencies and finishes this record when it ends."""
+        self.watching = True
+        return TimedGeneration(generation, self)
+
+    def finish(self, succeeded, now=None):
+        if self.finished or self.name is None:
+            return
+        self.finished = True
+        _child(CURRENT_REQUESTS, self.name).dec()
+        if succeeded:
+            _child(REQUESTS_SUCCESS, API, INTERFACE, self.method, self.name).inc()
+            elapsed = (time.monotonic() if now is None else now) - self.started
+            _child(REQUEST_TIME, INTERFACE, self.name).observe(elapsed * 1e6)
+        else:
+            _child(REQUESTS_FAIL, API, INTERFACE, self.method, self.name).inc()
+
+
+class TimedGeneration:
+    """Wraps a Generation: observes when new tokens reach this worker, unary or streamed alike.
+
+    Tokens are seen where they arrive (each iteration step is one engine update), so TTFT and
+    inter-token latency include the engine, the socket hop and detokenization, not the client's network.
+    """
+
+    def __init__(self, generation, record):
+        self._generation = generation
+        self._record = record
+        self._last_arrival = None
+        self._tokens_seen = 0
+
+    @property
+    def prompt_tokens(self):
+        return self._generation.prompt_tokens
+
+    @property
+    def completion_tokens(self):
+        return self._generation.completion_tokens
+
+    def __iter__(self):
+        try:
+            for deltas in self._generation:
+                self._arrived(time.monotonic())
+                yield deltas
+        except BaseException:  # an error, or closed early (GeneratorExit): the request failed
+            self._end(False)
+            raise
+        self._end(True)
+
+    def _arrived(self, now):
+        tokens = self._generation.completion_tokens
+        if tokens <= self._tokens_seen:
+            return  # no new tokens (an echoed prompt)
+        self._tokens_seen = tokens
+        name = self._record.name
+        if self._last_arrival is None:
+            _child(TIME_TO_FIRST_TOKEN, name).observe(now - self._record.started)
+        else:
+            _child(INTER_TOKEN_LATENCY, name).observe(now - self._last_arrival)
+        self._last_arrival = now
+
+    def _end(self, succeeded):
+        record = self._record
+        if record.finished:
+            return
+        now = time.monotonic()
+        _child(PROMPT_TOKENS, record.name).inc(self._generation.prompt_tokens)
+        _child(GENERATED_TOKENS, record.name).inc(self._generation.completion_tokens)
+        if succeeded:
+            _child(REQUEST_LATENCY, record.name).observe(now - record.started)
+        record.finish(succeeded, now)
+
+    def close(self):
+        try:
+            self._generation.close()
+        finally:
+            self._end(False)  # a no-op once the generation ended on its own
+
+
+class RequestMetricsMiddleware:
+    """Gives each request to a resource with a `metrics_method` a RequestRecord (req.context.metrics),
+    and finishes it from the response's status unless a generation still streams its outcome."""
+
+    def __init__(self, served_names):
+        self._served_names = frozenset(served_names)
+
+    def process_resource(self, req, resp, resource, params):
+        method = getattr(resource, "metrics_method", None)
+        if method is not None:
+            req.context.metrics = RequestRecord(method, req.context.started, self._served_names)
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        record = req.context.get("metrics")
+        if record is None:
+            return
+        failed = resp.status_code >= 400
+        if failed or not record.watching:
+            record.finish(not failed)
+
+
+# --- scrape ---------------------------------------------------------------------------------------
+
+class _Families:
+    """A collector over metric families already collected (what generate_latest reads)."""
+
+    def __init__(self, families):
+        self._families = families
+
+    def collect(self):
+        return self._families
+
+
+def _recorded_families():
+    if MULTIPROCESS_DIR:
+        return list(multiprocess.MultiProcessCollector(None, MULTIPROCESS_DIR).collect())
+    return list(_RECORDED.collect())
+
+
+def engine_families(registry):
+    """Gauges of the LLM engines, from the stats every engine sends every worker each second.
+
+    Every worker holds the same numbers, so the worker answering the scrape reports them from its own
+    copy: writing them to the multiprocess files would cost each worker a write per engine per second
+    for numbers that are identical in all of them. A servable whose engine this worker can't hear
+    (restarting) gets no gauges rather than stale ones.
+    """
+    gauges = {
+        "running_requests": GaugeMetricFamily(
+            "ovserve_llm_requests_running", "Requests the engine scheduled in its last step.", labels=["name"]),
+        "waiting_requests": GaugeMetricFamily(
+            "ovserve_llm_requests_waiting", "Requests in the engine that its last step did not schedule "
+            "(queued or preempted).", labels=["name"]),
+        "kv_cache_usage": GaugeMetricFamily(
+            "ovserve_llm_kv_cache_usage_ratio", "Fraction of the engine's KV cache blocks in use (0 to 1).",
+            labels=["name"]),
+        "kv_cache_bytes": GaugeMetricFamily(
+            "ovserve_llm_kv_cache_size_bytes", "Size of the engine's KV cache.", labels=["name"]),
+    }
+    for servable in registry:
+        if not servable.is_ready():
+            continue
+        engine = servable.terminal.stats().get("engine", {})
+        for key, family in gauges.items():
+            if key in engine:
+                family.add_metric([servable.name], engine[key])
+    return [family for family in gauges.values() if family.samples]
+
+
+def _plain_counter_text(family):
+    """A counter in OVMS's spelling: `ovms_requests_success{...} 3`, no `_total`, no `_created`."""
+    lines = [f"# HELP {family.name} {_escape_help(family.documentation)}\n", f"# TYPE {family.name} counter\n"]
+    for sample in family.samples:
+        if sample.name.endswith("_created"):
+            continue
+        labels = ",".join(f'{key}="{_escape_label(value)}"' for key, value in sorted(sample.labels.items()))
+        lines.append(f"{family.name}{{{labels}}} {_number(sample.value)}\n")
+    return "".join(lines)
+
+
+def _escape_help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _escape_label(value):
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value):
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def render(registry):
+    """The body of GET /metrics (Prometheus text format 0.0.4) and its content type."""
+    families = _recorded_families() + engine_families(registry)
+    ovms_counters = "".join(_plain_counter_text(f) for f in families if f.name in _OVMS_COUNTERS)
+    others = generate_latest(_Families([f for f in families if f.name not in _OVMS_COUNTERS]))
+    return ovms_counters.encode("utf-8") + others, CONTENT_TYPE

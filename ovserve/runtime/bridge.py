@@ -112,7 +112,8 @@ class EngineClient:
         stream = EngineStream(self, request_id, None if timeout is None else time.monotonic() + timeout)
         self._streams[request_id] = stream
         try:
-            self._send(("submit", request_id, payload))
+            # The send time lets the engine learn whether clients follow finishes up (follow_ups.py).
+            self._send(("submit", request_id, payload, time.monotonic()))
         except OSError:
             self._streams.pop(request_id, None)
             raise NotReady(f"The engine of {self.label} is restarting; retry shortly.") from None

@@ -25,6 +25,7 @@ import traceback
 
 from ovserve.runtime import wire
 from ovserve.runtime.engine import EngineBusy, RequestRejected
+from ovserve.runtime.follow_ups import MAX_WINDOW_SECONDS, FollowUpWindow
 from ovserve.runtime.telemetry import decline_openvino_telemetry
 
 log = logging.getLogger("ovserve.engine")
@@ -32,9 +33,6 @@ log = logging.getLogger("ovserve.engine")
 IDLE_WAIT_SECONDS = 1.0
 STATS_INTERVAL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 1.0
-# After a step that finished requests, how long the loop may hold the next step for their clients'
-# follow-up requests (see EngineHost._await_follow_ups).
-FOLLOW_UP_WINDOW_SECONDS = float(os.environ.get("OVSERVE_FOLLOW_UP_WINDOW_MS", "8")) / 1000
 
 
 class ClientConnection:
@@ -61,7 +59,7 @@ class ClientConnection:
 
 
 class EngineHost:
-    def __init__(self, engine, listener, heartbeat_path=None):
+    def __init__(self, engine, listener, heartbeat_path=None, max_window=MAX_WINDOW_SECONDS):
         self.engine = engine
         self.listener = listener
         self.selector = selectors.DefaultSelector()
@@ -76,6 +74,7 @@ class EngineHost:
         self.heartbeat_path = heartbeat_path
         self.last_beat = 0.0
         self.submissions = 0  # requests received so far, to tell when follow-ups have come
+        self.follow_ups = FollowUpWindow(max_window)
 
     def _beat(self):
         """Touch the heartbeat file: the supervisor's watchdog restarts an engine whose loop stops."""
@@ -120,7 +119,7 @@ class EngineHost:
     def _handle(self, connection, message):
         kind = message[0]
         if kind == "submit":
-            _, request_id, payload = message
+            _, request_id, payload, sent_at = message
             key = self.next_key
             self.next_key += 1
             try:
@@ -137,6 +136,7 @@ class EngineHost:
                 return
             connection.request_keys[request_id] = key
             self.submissions += 1
+            self.follow_ups.submitted(sent_at)
             self.owners[key] = (connection, request_id)
             connection.queue(("accepted", request_id))
         elif kind == "cancel":
@@ -148,11 +148,13 @@ class EngineHost:
             log.warning("unknown message %r ignored", kind)
 
     def _poll(self, timeout):
+        started = time.monotonic()
         for selector_key, _ in self.selector.select(timeout):
             if selector_key.data is None:
                 self._accept()
             elif selector_key.fileobj in self.connections:
                 self._receive(selector_key.data)
+        self.follow_ups.polled(started)
 
     # --- messages out ----------------------------------------------------------------------
     def _dispatch(self, updates):
@@ -194,17 +196,12 @@ class EngineHost:
             connection.queue(("stats", stats))
 
     def _await_follow_ups(self, expected):
-        """Hold the next step a few milliseconds for requests sent in answer to the ones just finished.
-
-        A step can't take a request once it has begun, and a prefill step lasts up to seconds on a
-        CPU. A client that sends its next request as soon as the last one ends (an agent, a pipeline,
-        a chat UI replaying a conversation) reaches us a few milliseconds after that end, just after
-        the next step has started, and would wait for all of it (measured: this was most of the
-        server's TTFT excess over the bare engine's at 8 and 32 streams). So after a step that
-        finished requests, the loop waits until as many new requests have arrived, or the window is
-        over. The cost is at most the window, only after steps that finished something.
-        """
-        deadline = time.monotonic() + FOLLOW_UP_WINDOW_SECONDS
+        """Hold the next step until `expected` new requests came or the learned window is over
+        (see follow_ups.py: clients that send their next request as soon as one ends)."""
+        window = self.follow_ups.window()
+        if window <= 0:
+            return
+        deadline = time.monotonic() + window
         target = self.submissions + expected
         while self.submissions < target:
             remaining = deadline - time.monotonic()
@@ -231,8 +228,10 @@ class EngineHost:
                 finished = 0
             self._maybe_send_stats()
             self._flush_all()
-            if finished and self.owners and FOLLOW_UP_WINDOW_SECONDS > 0:
-                self._await_follow_ups(finished)
+            if finished:
+                self.follow_ups.finished(finished, time.monotonic())
+                if self.owners:  # with nothing else running, the idle poll takes a follow-up at once
+                    self._await_follow_ups(finished)
             if not busy and os.getppid() != self.parent:
                 log.warning("supervisor is gone; exiting")
                 return

@@ -5,7 +5,7 @@ Pickle is used because both ends are ovserve processes of one server, talking ov
 in a folder only the server's user can open; it is several times faster than JSON for the
 token-id lists that cross this wire every step.
 
-Worker -> engine:  ("submit", request_id, payload) | ("cancel", request_id)
+Worker -> engine:  ("submit", request_id, payload, sent_at) | ("cancel", request_id)
 Engine -> worker:  ("hello", info) | ("updates", [(request_id, update, done), ...])
                    | ("failed", request_id, error_kind, message) | ("stats", stats)
 """

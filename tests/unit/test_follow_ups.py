@@ -1,0 +1,77 @@
+"""The learned follow-up window of the engine loop, on synthetic timelines (seconds)."""
+
+from ovserve.runtime.follow_ups import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS, FollowUpWindow
+
+
+def closed_loop(window, finishes, lag, step=0.1, start=0.0):
+    """Clients that answer each finish `lag` s later; the loop reads them at the next step's end."""
+    now = start
+    for _ in range(finishes):
+        window.finished(2, now)
+        window.submitted(now + lag)
+        window.submitted(now + lag + 0.001)
+        now += step
+        window.polled(now)
+    return now
+
+
+def test_no_traffic_no_window():
+    assert FollowUpWindow().window() == 0.0
+
+
+def test_clients_that_follow_up_turn_the_window_on_sized_to_their_lag():
+    window = FollowUpWindow()
+    closed_loop(window, finishes=20, lag=0.012)
+    assert window.followed_share > 0.9
+    assert 0.012 <= window.window() <= 0.012 * 1.25 + 0.002
+
+
+def test_follow_ups_read_after_a_long_step_still_count():
+    # A request sent 10 ms after a finish is read only after a 1.5 s prefill step: it is a follow-up.
+    window = FollowUpWindow()
+    closed_loop(window, finishes=10, lag=0.010, step=1.5)
+    assert window.followed_share > 0.8
+    assert window.window() > 0
+
+
+def test_independent_arrivals_keep_it_off():
+    # Requests arrive, but long after the finishes (or before them): no waiting.
+    window = FollowUpWindow()
+    now = 0.0
+    for _ in range(30):
+        window.finished(1, now)
+        window.submitted(now - 0.030)  # sent before the finish: not caused by it
+        window.submitted(now + MAX_WINDOW_SECONDS + 0.020)  # too late to be a follow-up
+        now += 0.2
+        window.polled(now)
+    assert window.followed_share < 0.1
+    assert window.window() == 0.0
+
+
+def test_traffic_that_stops_following_up_turns_it_off_again():
+    window = FollowUpWindow()
+    now = closed_loop(window, finishes=20, lag=0.005)
+    assert window.window() > 0
+    for _ in range(20):
+        window.finished(3, now)
+        now += 0.2
+        window.polled(now)
+    assert window.window() == 0.0
+
+
+def test_window_is_bounded():
+    window = FollowUpWindow()
+    closed_loop(window, finishes=20, lag=0.0001)
+    assert window.window() == MIN_WINDOW_SECONDS
+    window = FollowUpWindow(max_window=0.03)
+    closed_loop(window, finishes=20, lag=0.029)
+    assert window.window() == 0.03
+
+
+def test_a_finish_counts_at_most_its_own_number_of_follow_ups():
+    window = FollowUpWindow()
+    window.finished(1, 0.0)
+    for offset in (0.001, 0.002, 0.003):
+        window.submitted(offset)
+    window.polled(1.0)
+    assert window.followed_share == 0.2  # one of one followed, once, weighted by the smoothing

@@ -22,7 +22,8 @@ def _serve(args):
     supervisor = Supervisor(args.config, args.host, args.port, workers=args.workers, log_level=args.log_level,
                             graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes,
                             drain_seconds=args.drain_seconds, watchdog_seconds=args.watchdog_seconds,
-                            api_key_file=args.api_key_file, cors_origins=args.cors_origins)
+                            api_key_file=args.api_key_file, cors_origins=args.cors_origins,
+                            follow_up_window_ms=args.follow_up_window_ms)
     try:
         return supervisor.run()
     except ConfigError as error:
@@ -45,6 +46,9 @@ def build_parser():
                        help="on SIGTERM, seconds readiness reports 503 before the listener closes")
     serve.add_argument("--watchdog-seconds", type=float, default=30.0,
                        help="restart an engine whose loop has not turned for this long")
+    serve.add_argument("--follow-up-window-ms", type=float, default=50.0,
+                       help="longest an engine holds its next step for requests that clients send as soon as "
+                       "one ends, when it has seen them do so (0: never hold)")
     serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
     serve.add_argument("--api-key-file", help="require one of these keys (one per line) on /v3 and /v1; "
                        "OVSERVE_API_KEY adds one")

@@ -195,14 +195,14 @@ class EngineHost:
         for connection in self.connections.values():
             connection.queue(("stats", stats))
 
-    def _await_follow_ups(self, expected):
-        """Hold the next step until `expected` new requests came or the learned window is over
-        (see follow_ups.py: clients that send their next request as soon as one ends)."""
+    def _await_follow_ups(self, finished):
+        """Hold the next step until the follow-ups of `finished` requests came or the learned window
+        is over (see follow_ups.py: clients that send their next request as soon as one ends)."""
         window = self.follow_ups.window()
         if window <= 0:
             return
         deadline = time.monotonic() + window
-        target = self.submissions + expected
+        target = self.submissions + self.follow_ups.expected(finished)
         while self.submissions < target:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -267,6 +267,7 @@ def main(argv=None):
     parser.add_argument("--name", default="engine")
     parser.add_argument("--heartbeat", help="file touched every second while the loop runs")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--follow-up-window-ms", type=float, default=MAX_WINDOW_SECONDS * 1000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format=f"%(asctime)s [engine {args.name}] %(levelname)s %(message)s")
@@ -287,7 +288,7 @@ def main(argv=None):
         return 4
     if args.heartbeat:
         open(args.heartbeat, "a").close()
-    EngineHost(engine, listener, args.heartbeat).run()
+    EngineHost(engine, listener, args.heartbeat, max_window=args.follow_up_window_ms / 1000).run()
     return 0
 
 

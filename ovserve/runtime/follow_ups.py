@@ -55,12 +55,16 @@ class FollowUpWindow:
             return
 
     def window(self):
-        """Seconds to hold the next step after a finish (0 when clients don't follow up)."""
+        """Seconds to hold the next step after a finish (0 when clients don't follow up): enough for
+        the slowest of the recent follow-ups. Holding ends as soon as they came (expected()), so a
+        wide window costs only when fewer come than expected, which lowers the share."""
         if self.followed_share < ON_RATIO or not self._lags:
             return 0.0
-        lags = sorted(self._lags)
-        typical = lags[int(0.9 * (len(lags) - 1))]
-        return min(self.max_window, max(MIN_WINDOW_SECONDS, typical * LAG_MARGIN))
+        return min(self.max_window, max(MIN_WINDOW_SECONDS, max(self._lags) * LAG_MARGIN))
+
+    def expected(self, finished):
+        """How many follow-ups `finished` requests should bring, by the share seen so far."""
+        return max(1, round(finished * self.followed_share))
 
     def polled(self, started):
         """Every request sent before `started` has been read: fold the finishes whose follow-up time

@@ -39,8 +39,9 @@ RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)
 
 
 class EngineProcess:
-    def __init__(self, label, socket_path, spec, log_level):
+    def __init__(self, label, socket_path, spec, log_level, follow_up_window_ms):
         self.label = label
+        self.follow_up_window_ms = follow_up_window_ms
         self.socket_path = socket_path
         self.heartbeat_path = socket_path + ".heartbeat"
         self.spec = spec
@@ -53,7 +54,8 @@ class EngineProcess:
     def start(self):
         command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
                    "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
-                   "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path]
+                   "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path,
+                   "--follow-up-window-ms", str(self.follow_up_window_ms)]
         self.process = subprocess.Popen(command, preexec_fn=_detached_child)
         self.restart_at = None
 
@@ -77,7 +79,7 @@ class EngineProcess:
 class Supervisor:
     def __init__(self, config_path, host, port, workers=1, log_level="info", graceful_timeout=30,
                  max_body_bytes=16 * 1024 * 1024, drain_seconds=1.0, watchdog_seconds=30.0, api_key_file=None,
-                 cors_origins=()):
+                 cors_origins=(), follow_up_window_ms=50):
         self.config_path = config_path
         self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.workers = workers
@@ -86,6 +88,7 @@ class Supervisor:
         self.max_body_bytes = max_body_bytes
         self.drain_seconds = drain_seconds
         self.watchdog_seconds = watchdog_seconds
+        self.follow_up_window_ms = follow_up_window_ms
         self.api_key_file = str(Path(api_key_file).resolve()) if api_key_file else ""
         self.cors_origins = tuple(cors_origins)
         self.drain_file = None
@@ -115,7 +118,8 @@ class Supervisor:
             for node_name, spec in servable.engine_specs().items():
                 socket_path = str(runtime_dir / f"engine-{len(self.engines)}.sock")
                 sockets[(servable.name, node_name)] = socket_path
-                self.engines.append(EngineProcess(f"{servable.name}/{node_name}", socket_path, spec, self.log_level))
+                self.engines.append(EngineProcess(f"{servable.name}/{node_name}", socket_path, spec, self.log_level,
+                                                  self.follow_up_window_ms))
         self.drain_file = str(runtime_dir / "draining")
         plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes, self.drain_file, self.api_key_file,
                            self.cors_origins)

@@ -136,17 +136,10 @@ def run_task(engine, keys, prompt_ids, count, concurrency, max_tokens):
 
 
 def child(spec_path):
-    from ovserve.nodes.llm.engine import ContinuousBatchingEngine
+    from ovserve.bench.raw import load_engine
 
     spec = json.loads(Path(spec_path).read_text())
-    loading = time.perf_counter()
-    engine = ContinuousBatchingEngine(spec["engine"])
-    load_time = time.perf_counter() - loading
-    tokenizer = engine.pipeline.get_tokenizer()
-
-    def encode(text):
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)
-        return tokenizer.encode(rendered, add_special_tokens=False).input_ids.data[0].tolist()
+    engine, encode, load_time = load_engine(spec["engine"])
 
     keys = itertools.count()
     run_task(engine, keys, encode(FREE_WRITING), 1, 1, 16)  # warm-up beyond the engine's own, not counted

@@ -103,17 +103,13 @@ def rebase(records, origin):
     return records
 
 
-def child_main(spec_path):
-    """Load the engine, warm up, run the measured loop, write the result JSON to spec['out'].
-
-    spec: engine (the node's engine options), prompts, warmup_prompts, max_tokens, ignore_eos, and
-    concurrency or offsets.
-    """
+def load_engine(options):
+    """The server's engine object built from the node's engine options; returns (engine, encode,
+    load time in s), encode(user text) giving the prompt ids as the server makes them."""
     from ovserve.nodes.llm.engine import ContinuousBatchingEngine
 
-    spec = json.loads(Path(spec_path).read_text())
     loaded = time.perf_counter()
-    engine = ContinuousBatchingEngine(spec["engine"])
+    engine = ContinuousBatchingEngine(options)
     load_time = time.perf_counter() - loaded
     tokenizer = engine.pipeline.get_tokenizer()
 
@@ -121,6 +117,18 @@ def child_main(spec_path):
         # Like the server: render the model's chat template, then tokenize without adding specials.
         text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
         return tokenizer.encode(text, add_special_tokens=False).input_ids.data[0].tolist()
+
+    return engine, encode, load_time
+
+
+def child_main(spec_path):
+    """Load the engine, warm up, run the measured loop, write the result JSON to spec['out'].
+
+    spec: engine (the node's engine options), prompts, warmup_prompts, max_tokens, ignore_eos, and
+    concurrency or offsets.
+    """
+    spec = json.loads(Path(spec_path).read_text())
+    engine, encode, load_time = load_engine(spec["engine"])
 
     # What the LLM node asks of the engine for a greedy (temperature 0) request.
     generation = {"max_new_tokens": spec["max_tokens"], "ignore_eos": spec["ignore_eos"], "do_sample": False,

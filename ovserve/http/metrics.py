@@ -238,26 +238,30 @@ def engine_families(registry):
     for numbers that are identical in all of them. A servable whose engine this worker can't hear
     (restarting) gets no gauges rather than stale ones.
     """
-    gauges = {
-        "running_requests": GaugeMetricFamily(
-            "ovserve_llm_requests_running", "Requests the engine scheduled in its last step.", labels=["name"]),
-        "waiting_requests": GaugeMetricFamily(
-            "ovserve_llm_requests_waiting", "Requests in the engine that its last step did not schedule "
-            "(queued or preempted).", labels=["name"]),
-        "kv_cache_usage": GaugeMetricFamily(
-            "ovserve_llm_kv_cache_usage_ratio", "Fraction of the engine's KV cache blocks in use (0 to 1).",
-            labels=["name"]),
-        "kv_cache_bytes": GaugeMetricFamily(
-            "ovserve_llm_kv_cache_size_bytes", "Size of the engine's KV cache.", labels=["name"]),
-    }
+    gauges = [
+        (GaugeMetricFamily("ovserve_llm_requests_running", "Requests the engine scheduled in its last step.",
+                           labels=["name"]),
+         lambda engine: engine["scheduled_requests"]),
+        (GaugeMetricFamily("ovserve_llm_requests_waiting", "Requests in the engine that its last step did not "
+                           "schedule (queued or preempted).", labels=["name"]),
+         lambda engine: max(0, engine["engine_requests"] - engine["scheduled_requests"])),
+        (GaugeMetricFamily("ovserve_llm_kv_cache_usage_ratio", "Fraction of the engine's KV cache blocks in use "
+                           "(0 to 1).", labels=["name"]),
+         lambda engine: engine["cache_usage"] / 100),  # the engine reports a percentage
+        (GaugeMetricFamily("ovserve_llm_kv_cache_size_bytes", "Size of the engine's KV cache.", labels=["name"]),
+         lambda engine: engine["kv_cache_bytes"]),
+    ]
     for servable in registry:
         if not servable.is_ready():
             continue
         engine = servable.terminal.stats().get("engine", {})
-        for key, family in gauges.items():
-            if key in engine:
-                family.add_metric([servable.name], engine[key])
-    return [family for family in gauges.values() if family.samples]
+        for family, value in gauges:
+            try:
+                family.add_metric([servable.name], value(engine))
+            except KeyError:  # not an LLM engine, or not heard from yet
+                pass
+    families = [family for family, _ in gauges]
+    return [family for family in families if family.samples]
 
 
 def _plain_counter_text(family):

@@ -25,7 +25,7 @@ CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}
 class StatsGenerator(FakeGenerator):
     """A fake LLM node whose engine reports stats the way the LLM node relays them."""
 
-    engine_stats = {"running_requests": 2, "waiting_requests": 1, "kv_cache_usage": 0.25, "kv_cache_bytes": 1024}
+    engine_stats = {"engine_requests": 3, "scheduled_requests": 2, "cache_usage": 25.0, "kv_cache_bytes": 1024}
 
     def stats(self):
         return {"worker_open_streams": 0, "engine": dict(self.engine_stats)}

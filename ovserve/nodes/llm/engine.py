@@ -162,11 +162,6 @@ class ContinuousBatchingEngine(Engine):
             "live_requests": len(self.handles),
             "engine_requests": metrics.requests,
             "scheduled_requests": metrics.scheduled_requests,
-            "cache_usage": metrics.cache_usage,
-            # Read by /metrics (ovserve_llm_*). cache_usage is a percentage (measured: 33 blocks of a 1 GB
-            # cache read 1.35), the gauge a ratio.
-            "running_requests": metrics.scheduled_requests,
-            "waiting_requests": max(0, metrics.requests - metrics.scheduled_requests),
-            "kv_cache_usage": metrics.cache_usage / 100,
+            "cache_usage": metrics.cache_usage,  # a percentage (measured: 33 blocks of a 1 GB cache read 1.35)
             "kv_cache_bytes": metrics.kv_cache_size_in_bytes,
         }

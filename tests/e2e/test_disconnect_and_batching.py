@@ -46,7 +46,8 @@ def test_disconnect_mid_stream_cancels_generation_and_frees_the_engine(server, h
     # Without cancellation this request would run for 2000 tokens (tens of seconds).
     stats = wait_until_idle(http, base_url, timeout=15)
     assert stats["engine"]["live_requests"] == 0
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
+    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+                                            extra_body={"ignore_eos": True})
     assert result.usage.completion_tokens == 4
 
 

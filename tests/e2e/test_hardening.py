@@ -88,7 +88,8 @@ def test_engine_crash_fails_its_requests_then_recovers(server, client, http, bas
             break
         time.sleep(0.2)
     assert saw_not_ready
-    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3)
+    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3,
+                                            extra_body={"ignore_eos": True})
     assert result.usage.completion_tokens == 3
 
 
@@ -131,5 +132,6 @@ def test_stuck_engine_turns_readiness_red_and_is_restarted_by_the_watchdog(serve
             pass
     assert server.engine_pid(label) != stuck
     assert "watchdog" in server.log_text()
-    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2)
+    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2,
+                                            extra_body={"ignore_eos": True})
     assert result.usage.completion_tokens == 2

@@ -87,6 +87,8 @@ class EngineClient:
         self.last_heard = 0.0
         self._sock = None
         self._send_lock = gevent.lock.Semaphore()
+        self._outgoing = []  # messages for the engine, sent together once this worker is idle
+        self._flusher = None
         self._streams = {}
         self._ids = itertools.count(1)
         self._runner = gevent.spawn(self._run)
@@ -111,12 +113,7 @@ class EngineClient:
         request_id = next(self._ids)
         stream = EngineStream(self, request_id, None if timeout is None else time.monotonic() + timeout)
         self._streams[request_id] = stream
-        try:
-            # The send time lets the engine learn whether clients follow finishes up (follow_ups.py).
-            self._send(("submit", request_id, payload, time.monotonic()))
-        except OSError:
-            self._streams.pop(request_id, None)
-            raise NotReady(f"The engine of {self.label} is restarting; retry shortly.") from None
+        self._send_soon(("submit", request_id, payload))
         try:
             stream.wait_accepted()
         except BaseException:
@@ -125,19 +122,40 @@ class EngineClient:
         return stream
 
     def cancel(self, request_id):
-        if self._streams.pop(request_id, None) is None:
-            return
-        try:
-            self._send(("cancel", request_id))
-        except OSError:
-            pass  # the engine cancels everything of a connection that drops
+        if self._streams.pop(request_id, None) is not None:
+            self._send_soon(("cancel", request_id))  # after its submit, whether or not that went out yet
 
-    def _send(self, message):
+    def _send_soon(self, message):
+        """Queue a message; they leave together when this worker has run everything that was ready.
+
+        When many requests come at once, the worker templates and tokenizes them one after the other
+        (a few ms each): sent one by one, the first would start a step alone and the others would wait
+        for all of it (measured: 7 of 8 simultaneous requests lost a 230 ms prefill step). Sent
+        together, they share the first step, as they would on the bare engine. A lone request waits
+        only for one turn of the event loop."""
+        self._outgoing.append(message)
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_when_idle)
+
+    def _flush_when_idle(self):
+        gevent.idle()
+        messages, self._outgoing, self._flusher = self._outgoing, [], None
+        # The send time lets the engine learn whether clients follow finishes up (follow_ups.py).
+        sent_at = time.monotonic()
+        data = b"".join(wire.encode(message + (sent_at,) if message[0] == "submit" else message)
+                        for message in messages)
         sock = self._sock
-        if sock is None:
-            raise OSError("not connected")
-        with self._send_lock:
-            sock.sendall(wire.encode(message))
+        try:
+            if sock is None:
+                raise OSError("not connected")
+            with self._send_lock:
+                sock.sendall(data)
+        except OSError:
+            # The engine cancels everything of a connection that drops; submits that didn't go out fail.
+            for message in messages:
+                stream = self._streams.pop(message[1], None) if message[0] == "submit" else None
+                if stream is not None:
+                    stream._deliver(NotReady(f"The engine of {self.label} is restarting; retry shortly."))
 
     def _connect(self):
         while True:

@@ -73,7 +73,6 @@ class EngineHost:
         self.last_stats = 0.0
         self.heartbeat_path = heartbeat_path
         self.last_beat = 0.0
-        self.submissions = 0  # requests received so far, to tell when follow-ups have come
         self.follow_ups = FollowUpWindow(max_window)
 
     def _beat(self):
@@ -135,7 +134,6 @@ class EngineHost:
                 connection.queue(("failed", request_id, "engine", f"{type(exc).__name__}: {exc}"))
                 return
             connection.request_keys[request_id] = key
-            self.submissions += 1
             self.follow_ups.submitted(sent_at)
             self.owners[key] = (connection, request_id)
             connection.queue(("accepted", request_id))
@@ -195,15 +193,15 @@ class EngineHost:
         for connection in self.connections.values():
             connection.queue(("stats", stats))
 
-    def _await_follow_ups(self, finished):
-        """Hold the next step until the follow-ups of `finished` requests came or the learned window
-        is over (see follow_ups.py: clients that send their next request as soon as one ends)."""
+    def _await_follow_ups(self, finish):
+        """Hold the next step until the follow-ups of `finish` came or the learned window is over
+        (see follow_ups.py: clients that send their next request as soon as one ends)."""
         window = self.follow_ups.window()
         if window <= 0:
             return
         deadline = time.monotonic() + window
-        target = self.submissions + self.follow_ups.expected(finished)
-        while self.submissions < target:
+        expected = self.follow_ups.expected(finish.count)
+        while finish.followed < expected:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -219,7 +217,9 @@ class EngineHost:
             self._beat()
             if self.engine.has_work():
                 try:
+                    step_started = time.monotonic()
                     updates = self.engine.step()
+                    self.follow_ups.stepped(time.monotonic() - step_started)
                 except Exception:
                     log.critical("engine step failed; exiting so the supervisor restarts the engine\n%s", traceback.format_exc())
                     raise
@@ -229,9 +229,9 @@ class EngineHost:
             self._maybe_send_stats()
             self._flush_all()
             if finished:
-                self.follow_ups.finished(finished, time.monotonic())
+                finish = self.follow_ups.finished(finished, time.monotonic())
                 if self.owners:  # with nothing else running, the idle poll takes a follow-up at once
-                    self._await_follow_ups(finished)
+                    self._await_follow_ups(finish)
             if not busy and os.getppid() != self.parent:
                 log.warning("supervisor is gone; exiting")
                 return

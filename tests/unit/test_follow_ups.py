@@ -7,6 +7,7 @@ def closed_loop(window, finishes, lag, step=0.1, start=0.0):
     """Clients that answer each finish `lag` s later; the loop reads them at the next step's end."""
     now = start
     for _ in range(finishes):
+        window.stepped(step)
         window.finished(2, now)
         window.submitted(now + lag)
         window.submitted(now + lag + 0.001)
@@ -84,3 +85,42 @@ def test_expected_follow_ups_follow_the_share():
     assert window.expected(4) == 4
     window.followed_share = 0.6
     assert window.expected(5) == 3
+
+
+def test_a_late_request_sent_before_a_finish_is_no_follow_up_of_it():
+    # Sent 5 ms after finish A, read only after the next step, which finished B: it follows A up, and
+    # a wait for B's follow-ups must go on until requests sent after B come.
+    window = FollowUpWindow()
+    first = window.finished(1, 1.000)
+    second = window.finished(1, 1.100)
+    window.submitted(1.005)
+    assert (first.followed, second.followed) == (1, 0)
+    window.submitted(1.108)
+    assert second.followed == 1
+
+
+def test_it_holds_when_the_steps_it_saves_outweigh_the_waits_it_wastes():
+    # One finish in three followed up 10 ms later: worth holding ~12 ms before 300 ms prefill steps,
+    # not before 5 ms steps.
+    def one_in_three(step):
+        window, now = FollowUpWindow(), 0.0
+        for number in range(30):
+            window.stepped(step)
+            window.finished(1, now)
+            if number % 3 == 0:
+                window.submitted(now + 0.010)
+            now += 0.1
+            window.polled(now)
+        return window
+
+    assert 0.2 < one_in_three(0.300).followed_share < 0.45
+    assert one_in_three(0.300).window() > 0
+    assert one_in_three(0.005).window() == 0.0
+
+
+def test_it_expects_all_follow_ups_when_nearly_all_come():
+    window = FollowUpWindow()
+    closed_loop(window, finishes=20, lag=0.005)
+    assert window.expected(3) == 3
+    window.followed_share = 0.5
+    assert window.expected(3) == 2

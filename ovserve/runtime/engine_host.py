@@ -134,7 +134,7 @@ class EngineHost:
                 connection.queue(("failed", request_id, "engine", f"{type(exc).__name__}: {exc}"))
                 return
             connection.request_keys[request_id] = key
-            self.follow_ups.submitted(sent_at)
+            self.follow_ups.submitted(sent_at, engine_idle=not self.owners)
             self.owners[key] = (connection, request_id)
             connection.queue(("accepted", request_id))
         elif kind == "cancel":

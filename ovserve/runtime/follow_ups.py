@@ -21,6 +21,12 @@ import math
 
 MAX_WINDOW_SECONDS = 0.050
 MIN_WINDOW_SECONDS = 0.002
+# After a pause, a new session of clients starts from an even guess, not from how the last one ended
+# (its last answers are never followed up: a closed loop that ends looks like clients that don't).
+PAUSE_SECONDS = 2.0
+NEUTRAL_SHARE = 0.5
+# Below this share a hold is not worth its certain cost to throughput, whatever the steps it may save.
+MIN_SHARE = 0.25
 SMOOTHING = 0.2  # weight of the newest finish (or step) in the moving share (or step time)
 LAGS_KEPT = 64
 LAG_MARGIN = 1.25
@@ -53,19 +59,25 @@ class FollowUpWindow:
         self.step_seconds = 0.0  # moving average of the step time
         self._finishes = collections.deque()  # oldest first
         self._lags = collections.deque(maxlen=LAGS_KEPT)
+        self._last_finish_at = None
 
     def finished(self, count, now):
         finish = Finish(now, count)
+        self._last_finish_at = now
         self._finishes.append(finish)
         return finish
 
-    def submitted(self, sent_at):
+    def submitted(self, sent_at, engine_idle=False):
         """Count a new request as a follow-up of the latest finish before it, if that was recent.
+
+        `engine_idle`: no other request is running; after a pause the share restarts from an even guess.
 
         A request sent before a finish is no follow-up of it, even if the loop reads it only after
         that finish: it is a late follow-up of an earlier one (or none), and must not end a wait for
         the requests this finish will bring (measured: such late arrivals ended nearly every wait
         within 1 ms, and the real follow-ups, sent 5-15 ms later, missed the step)."""
+        if engine_idle and (self._last_finish_at is None or sent_at - self._last_finish_at > PAUSE_SECONDS):
+            self.followed_share = max(self.followed_share, NEUTRAL_SHARE)
         for finish in reversed(self._finishes):
             lag = sent_at - finish.at
             if lag < 0:
@@ -86,7 +98,7 @@ class FollowUpWindow:
             return 0.0
         size = min(self.max_window, max(MIN_WINDOW_SECONDS, max(self._lags) * LAG_MARGIN))
         share = self.followed_share
-        if share * self.step_seconds <= (1.0 - share) * size:
+        if share < MIN_SHARE or share * self.step_seconds <= (1.0 - share) * size:
             return 0.0
         return size
 

@@ -124,3 +124,18 @@ def test_it_expects_all_follow_ups_when_nearly_all_come():
     assert window.expected(3) == 3
     window.followed_share = 0.5
     assert window.expected(3) == 2
+
+
+def test_after_a_pause_a_new_session_starts_from_an_even_guess():
+    window = FollowUpWindow()
+    now = closed_loop(window, finishes=20, lag=0.008, step=0.3)
+    for _ in range(12):  # the loop ends: its last answers are not followed up
+        window.finished(2, now)
+        now += 0.3
+        window.polled(now)
+    assert window.followed_share < 0.1 and window.window() == 0.0
+    window.submitted(now + 0.5, engine_idle=True)  # too soon: the same clients, still not following up
+    assert window.followed_share < 0.1
+    window.submitted(now + 30.0, engine_idle=True)
+    assert window.followed_share == 0.5
+    assert window.window() > 0  # 0.5 x 300 ms steps saved outweigh 0.5 x 10 ms waits

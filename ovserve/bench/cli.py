@@ -51,7 +51,6 @@ def add_bench_command(commands):
     load.add_argument("--requests", "--num-prompts", dest="requests", metavar="N", type=int,
                       help=f"requests per run (default: max(3·C, 8) in a closed loop, "
                            f"{DEFAULT_RATE_REQUESTS} at a request rate)")
-    load.add_argument("--rounds", type=int, default=3, help=argparse.SUPPRESS)
     load.add_argument("--warmup", metavar="N", type=int, default=4,
                       help="uncounted warm-up requests before each run (default 4)")
     load.add_argument("--repeats", metavar="N", type=int,
@@ -169,8 +168,8 @@ def _bench(args):
     repeats = args.repeats or (2 if target and not args.raw_only else 1)
     if repeats < 1 or (args.requests is not None and args.requests < 1) or args.warmup < 0:
         raise UsageError("--repeats and --requests must be at least 1, --warmup at least 0")
-    plan = Plan(levels, sides, workload, repeats=repeats, requests=args.requests, rounds=args.rounds,
-                warmup=args.warmup, timeout_s=args.timeout)
+    plan = Plan(levels, sides, workload, repeats=repeats, requests=args.requests, warmup=args.warmup,
+                timeout_s=args.timeout)
     server = None
     try:
         if "server" in sides:

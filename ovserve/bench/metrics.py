@@ -49,12 +49,12 @@ def mean(values):
 
 def median(values):
     """The median of a list, ignoring None; None if nothing is left."""
-    return percentile([value for value in values if value is not None], 50)
+    return percentile(_present(values), 50)
 
 
 def spread(values):
     """(min, max) of a list, ignoring None; (None, None) if nothing is left."""
-    present = [value for value in values if value is not None]
+    present = _present(values)
     return (min(present), max(present)) if present else (None, None)
 
 

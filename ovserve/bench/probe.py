@@ -13,7 +13,6 @@ from ovserve.bench.client import http_get
 
 HEALTH_PATH = "/v2/health/live"
 INTERVAL_S = 0.05
-SLOW_THRESHOLDS_S = (0.05, 0.1)
 
 
 def answers_health(endpoint):

@@ -192,14 +192,15 @@ class TimedGeneration:
 
 
 class RequestMetricsMiddleware:
-    """Gives each request to a resource with a `metrics_method` a RequestRecord (req.context.metrics),
-    and finishes it from the response's status unless a generation still streams its outcome."""
+    """Gives each request to a resource serving one of METHODS' capabilities a RequestRecord
+    (req.context.metrics), and finishes it from the response's status unless a generation still streams
+    its outcome."""
 
     def __init__(self, served_names):
         self._served_names = frozenset(served_names)
 
     def process_resource(self, req, resp, resource, params):
-        method = getattr(resource, "metrics_method", None)
+        method = METHODS.get(getattr(resource, "capability", None))
         if method is not None:
             req.context.metrics = RequestRecord(method, req.context.started, self._served_names)
 

@@ -88,6 +88,7 @@ class FollowUpWindow:
                 finish.followed += 1
                 self._lags.append(lag)
             return
+
     def stepped(self, seconds):
         """The duration of a step: what a follow-up that misses the next step waits, about."""
         self.step_seconds += SMOOTHING * (seconds - self.step_seconds)

@@ -56,7 +56,6 @@ class _GenerationResource:
 class ChatCompletionsResource(_GenerationResource):
     capability = "chat.completions"
     shape = CHAT
-    metrics_method = "Chat"
 
     def parse(self, body, request_id):
         return parse_chat(body, request_id)
@@ -68,7 +67,6 @@ class ChatCompletionsResource(_GenerationResource):
 class CompletionsResource(_GenerationResource):
     capability = "completions"
     shape = COMPLETION
-    metrics_method = "Completions"
 
     def parse(self, body, request_id):
         return parse_completion(body, request_id)

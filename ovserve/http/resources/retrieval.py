@@ -13,8 +13,8 @@ class _RetrievalResource:
         self.watch_disconnect = options.watch_disconnect
         self.is_draining = options.is_draining
 
-    def _servable(self, model, capability):
-        servable = self.registry.require(model, capability)
+    def _servable(self, model):
+        servable = self.registry.require(model, self.capability)
         if self.is_draining():
             raise NotReady("The server is shutting down; send the request to another replica or retry later.")
         return servable
@@ -30,22 +30,22 @@ class _RetrievalResource:
 
 
 class EmbeddingsResource(_RetrievalResource):
-    metrics_method = "Embeddings"
+    capability = "embeddings"
 
     def on_post(self, req, resp):
         body = read_json(req, self.max_body_bytes)
         req.context.metrics.model(body)
         model, embeddings_input, encoding_format = parse_embeddings(body, req.context.request_id)
-        result = self._run(req, self._servable(model, "embeddings").embed(embeddings_input))
+        result = self._run(req, self._servable(model).embed(embeddings_input))
         resp.media = embeddings_response(model, result, encoding_format)
 
 
 class RerankResource(_RetrievalResource):
-    metrics_method = "Rerank"
+    capability = "rerank"
 
     def on_post(self, req, resp):
         body = read_json(req, self.max_body_bytes)
         req.context.metrics.model(body)
         model, rerank_input, return_documents = parse_rerank(body, req.context.request_id)
-        result = self._run(req, self._servable(model, "rerank").rerank(rerank_input))
+        result = self._run(req, self._servable(model).rerank(rerank_input))
         resp.media = rerank_response(model, result, body["documents"], return_documents)

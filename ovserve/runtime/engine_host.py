@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from ovserve.runtime import wire
 from ovserve.runtime.engine import EngineBusy, RequestRejected
@@ -281,13 +282,14 @@ def main(argv=None):
         log.critical("engine failed to load: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
         return 3
     log.info("engine loaded in %.1f s", time.monotonic() - started)
+    if args.heartbeat:
+        # A first beat before the socket appears: from then on the supervisor counts this engine ready.
+        Path(args.heartbeat).touch()
     try:
         listener = listen(args.socket)
     except OSError as exc:
         log.critical("can't listen on %s: %s", args.socket, os.strerror(exc.errno or errno.EIO))
         return 4
-    if args.heartbeat:
-        open(args.heartbeat, "a").close()
     EngineHost(engine, listener, args.heartbeat, max_window=args.follow_up_window_ms / 1000).run()
     return 0
 

@@ -50,12 +50,14 @@ class EngineProcess:
         self.was_ready = False
         self.restarts = 0
         self.restart_at = None
+        self.started_at = 0.0
 
     def start(self):
         command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
                    "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
                    "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path,
                    "--follow-up-window-ms", str(self.follow_up_window_ms)]
+        self.started_at = time.time()
         self.process = subprocess.Popen(command, preexec_fn=_detached_child)
         self.restart_at = None
 
@@ -66,10 +68,14 @@ class EngineProcess:
         return self.was_ready
 
     def seconds_since_heartbeat(self):
+        """Seconds since this engine process last beat. The file outlives a restart: a beat of the engine
+        it replaced (stale by the watchdog's whole wait when that one was stuck) must not count, or the
+        new engine would be killed as stuck between showing its socket and its first beat."""
         try:
-            return time.time() - os.stat(self.heartbeat_path).st_mtime
+            beat = os.stat(self.heartbeat_path).st_mtime
         except FileNotFoundError:
             return 0.0
+        return time.time() - max(beat, self.started_at)
 
     def stop(self):
         if self.process and self.process.poll() is None:

@@ -123,7 +123,8 @@ def test_stuck_engine_turns_readiness_red_and_is_restarted_by_the_watchdog(serve
             time.sleep(0.5)
         assert http.get(f"{base_url}/v2/health/ready").status_code == 503
         while http.get(f"{base_url}/v2/models/{LIMITED_MODEL}/ready").status_code != 200:
-            assert time.monotonic() < deadline + 60, "the watchdog did not bring the engine back"
+            assert time.monotonic() < deadline + 60, \
+                f"the watchdog did not bring the engine back; server log tail:\n{server.log_text()[-3000:]}"
             time.sleep(0.5)
     finally:
         try:

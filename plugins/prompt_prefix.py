@@ -2,7 +2,8 @@
 
 It shows the plugin mechanism end to end: this file defines a node type, a graph places it in
 front of the LLM node, and nothing in ovserve changes. For chat requests the text is prepended to
-the content of the first user message; for text completions, to the prompt.
+the content of the first user message; for text completions, to the prompt (a prompt given as token ids
+is left as it is).
 
     {"name": "prefix", "type": "prompt_prefix", "input": "request",
      "options": {"text": "Answer in one sentence. "}}
@@ -30,6 +31,8 @@ class PromptPrefixNode(RequestProcessor):
         return chat_input.with_messages(messages)
 
     def process_completion(self, completion_input):
+        if completion_input.prompt_ids:
+            return completion_input  # token ids are used as they are: there is no text to put anything in front of
         return completion_input.with_prompt(self.options["text"] + completion_input.prompt)
 
 

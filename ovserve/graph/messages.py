@@ -46,19 +46,43 @@ class ChatInput:
     template_kwargs: tuple = ()  # extra chat template variables, as (name, value) pairs
     request_id: str = ""
 
+    @property
+    def choices(self):
+        return self.params.n
+
     def with_messages(self, messages):
         return replace(self, messages=tuple(messages))
 
 
 @dataclass(frozen=True)
 class CompletionInput:
+    """One prompt to continue: text, or token ids used as they are (then `prompt` is empty, and text
+    processors leave it alone)."""
+
     prompt: str
     params: SamplingParams = field(default_factory=SamplingParams)
     echo: bool = False
     request_id: str = ""
+    prompt_ids: tuple = ()
 
     def with_prompt(self, prompt):
         return replace(self, prompt=prompt)
+
+
+@dataclass(frozen=True)
+class CompletionPrompts:
+    """The prompts of one completions request (OpenAI takes a list): each runs as its own generation,
+    and choice j of prompt i is choice i·n + j of the answer."""
+
+    inputs: tuple  # of CompletionInput, all with the same params
+
+    @property
+    def params(self):
+        return self.inputs[0].params
+
+    @property
+    def choices(self):
+        return len(self.inputs) * self.params.n
 
 
 @dataclass(frozen=True)

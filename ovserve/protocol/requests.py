@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest
-from ovserve.graph.messages import ChatInput, CompletionInput, SamplingParams
+from ovserve.graph.messages import ChatInput, CompletionInput, CompletionPrompts, SamplingParams
 from ovserve.protocol.validation import validate_body
 
 # Known OpenAI fields this server can't honour: rejected with a 400 naming them, never ignored.
@@ -193,15 +193,26 @@ def parse_chat(body, request_id=""):
     return body["model"], chat_input, _stream_options(body)
 
 
+def _prompts(value):
+    """OpenAI's four prompt forms -> [(text, token ids)]: a string, a list of strings, a list of token
+    ids, a list of token id lists."""
+    if isinstance(value, str):
+        return [(value, ())]
+    if all(isinstance(item, int) for item in value):
+        return [("", tuple(value))]
+    return [(item, ()) if isinstance(item, str) else ("", tuple(item)) for item in value]
+
+
 def parse_completion(body, request_id=""):
-    """Return (model, CompletionInput, StreamOptions) or raise InvalidRequest."""
+    """Return (model, CompletionPrompts, StreamOptions) or raise InvalidRequest."""
     validate_body("completions", body)
     _reject_unsupported("completions", body)
-    prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
     logprobs = body.get("logprobs")
     sampling = _sampling(body, body.get("max_tokens"), logprobs is not None, logprobs or 0)
-    completion_input = CompletionInput(prompt, sampling, echo=bool(body.get("echo")), request_id=request_id)
-    return body["model"], completion_input, _stream_options(body)
+    echo = bool(body.get("echo"))
+    inputs = tuple(CompletionInput(text, sampling, echo=echo, request_id=request_id, prompt_ids=ids)
+                   for text, ids in _prompts(body["prompt"]))
+    return body["model"], CompletionPrompts(inputs), _stream_options(body)
 
 
 def parse_tokenize(body):

@@ -56,7 +56,8 @@ def _message(error, param):
         expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
         return f"{where} must be of type {expected}, got {json.dumps(error.instance)[:100]}"
     if error.validator == "oneOf":
-        return f"{where} has an invalid value {json.dumps(error.instance)[:100]}"
+        expected = error.schema.get("description")
+        return f"{where} has an invalid value {json.dumps(error.instance)[:100]}" + (f". Expected: {expected}" if expected else "")
     return f"{where}: {error.message}"
 
 

@@ -97,17 +97,30 @@ def test_unsupported_fields_at_their_neutral_value_are_accepted():
 
 
 def test_parse_completion_basic():
-    model, completion_input, stream = parse_completion(completion_body(), request_id="r2")
+    model, prompts, stream = parse_completion(completion_body(), request_id="r2")
     assert model == "org/echo-model"
-    assert completion_input == CompletionInput("Once upon a time", SamplingParams(max_tokens=16, stop=("\n\n",)),
-                                               request_id="r2")
+    assert prompts.inputs == (CompletionInput("Once upon a time", SamplingParams(max_tokens=16, stop=("\n\n",)),
+                                              request_id="r2"),)
+    assert prompts.choices == 1
     assert stream.stream is False
 
 
 def test_parse_completion_prompt_as_a_list_of_one():
-    _, completion_input, stream = parse_completion(load_fixture("payloads", "completion_prompt_list.json"))
-    assert completion_input.prompt == "Once upon a time"
+    _, prompts, stream = parse_completion(load_fixture("payloads", "completion_prompt_list.json"))
+    assert [p.prompt for p in prompts.inputs] == ["Once upon a time"]
     assert stream.stream is True and stream.include_usage is False
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    (["Once", "Twice"], [("Once", ()), ("Twice", ())]),
+    ([1, 2, 3], [("", (1, 2, 3))]),
+    ([[1, 2], [3]], [("", (1, 2)), ("", (3,))]),
+])
+def test_the_four_prompt_forms(prompt, expected):
+    _, prompts, _ = parse_completion(completion_body(prompt=prompt, n=2, echo=True))
+    assert [(p.prompt, p.prompt_ids) for p in prompts.inputs] == expected
+    assert all(p.echo and p.params.n == 2 for p in prompts.inputs)
+    assert prompts.choices == 2 * len(expected)
 
 
 # --- 400s naming the parameter -------------------------------------------------------------------------
@@ -222,10 +235,10 @@ def test_unsupported_completion_fields_are_rejected(changes, param):
 
 
 def test_completion_echo_and_logprobs():
-    _, completion, _ = parse_completion(completion_body(echo=True, logprobs=1))
-    assert completion.echo and completion.params.logprobs and completion.params.top_logprobs == 1
-    _, completion, _ = parse_completion(completion_body(logprobs=0))
-    assert completion.params.logprobs and completion.params.top_logprobs == 0
+    _, prompts, _ = parse_completion(completion_body(echo=True, logprobs=1))
+    assert prompts.inputs[0].echo and prompts.params.logprobs and prompts.params.top_logprobs == 1
+    _, prompts, _ = parse_completion(completion_body(logprobs=0))
+    assert prompts.params.logprobs and prompts.params.top_logprobs == 0
 
 
 def test_stream_options_without_stream_is_rejected():
@@ -242,7 +255,8 @@ def test_body_must_be_an_object(body):
     assert error.message == "The request body must be a JSON object."
 
 
-@pytest.mark.parametrize("prompt, param", [([], "prompt"), (["a", "b"], "prompt"), (7, "prompt")])
+@pytest.mark.parametrize("prompt, param", [([], "prompt"), (7, "prompt"), (["a", 1], "prompt"), ([-1], "prompt[0]"),
+                                           ([[]], "prompt[0]"), ([True], "prompt"), (["a"] * 129, "prompt")])
 def test_invalid_completion_prompts(prompt, param):
     assert invalid(parse_completion, completion_body(prompt=prompt)).param == param
 

@@ -3,6 +3,7 @@
 import falcon
 
 from ovserve.errors import NotReady
+from ovserve.graph.prompts import start_prompts
 from ovserve.http.body import read_json
 from ovserve.protocol.requests import parse_chat, parse_completion
 from ovserve.protocol.responses import CHAT, COMPLETION, ResponseWriter
@@ -37,7 +38,7 @@ class _GenerationResource:
         # A client that leaves (queued, in prefill, mid-decode) cancels its generation at once.
         stop_watching = self.watch_disconnect(req.env.get("gunicorn.socket"), generation.close) if self.watch_disconnect else None
         params = graph_input.params
-        writer = ResponseWriter(self.shape, model, params.n, params.logprobs, params.top_logprobs)
+        writer = ResponseWriter(self.shape, model, graph_input.choices, params.logprobs, params.top_logprobs)
         if stream_options.stream:
             resp.content_type = "text/event-stream"
             resp.set_headers(SSE_HEADERS)
@@ -72,4 +73,4 @@ class CompletionsResource(_GenerationResource):
         return parse_completion(body, request_id)
 
     def start(self, servable, graph_input):
-        return servable.complete(graph_input)
+        return start_prompts(servable.complete, graph_input)

@@ -64,6 +64,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self.tokenizer = None
         self.template = None
         self.byte_table = None
+        self.vocab_size = 0
 
     def _template_override(self):
         value = self.options.get("chat_template")
@@ -99,9 +100,15 @@ class ContinuousBatchingLLMNode(TextGenerator):
         special_tokens = {"bos_token": tokenizer.get_bos_token(), "eos_token": tokenizer.get_eos_token()}
         self.template = ChatTemplate(source, special_tokens)
         self.byte_table = self._verified_byte_table(tokenizer)
+        self.vocab_size = self._vocab_size(tokenizer)
         self.tokenizer = tokenizer
         log.info("%s: tokenizer loaded (%s detokenization)", self.context.servable,
                  "byte-table" if self.byte_table else "windowed")
+
+    @staticmethod
+    def _vocab_size(tokenizer):
+        vocab = tokenizer.get_vocab()
+        return max(vocab.values()) + 1 if vocab else None
 
     @staticmethod
     def _verified_byte_table(tokenizer):
@@ -193,9 +200,25 @@ class ContinuousBatchingLLMNode(TextGenerator):
 
     def complete(self, completion_input):
         self._require_ready()
-        prompt = completion_input.prompt
-        return self._generate(self.encode(prompt, add_special_tokens=True), completion_input.params,
+        if completion_input.prompt_ids:
+            prompt_ids = self._known_ids(completion_input.prompt_ids, "prompt")
+            prompt = self.decode(prompt_ids) if completion_input.echo else None
+        else:
+            prompt = completion_input.prompt
+            prompt_ids = self.encode(prompt, add_special_tokens=True)
+        return self._generate(prompt_ids, completion_input.params,
                               echo_text=prompt if completion_input.echo else None, prompt_param="prompt")
+
+    def _known_ids(self, ids, param):
+        """Token ids from a request, checked against the vocabulary (the engine must never see others)."""
+        if self.vocab_size is None:
+            raise InvalidRequest("This model's tokenizer does not list its vocabulary, so token ids can't be checked; "
+                                 "send text instead.", param=param, code="unsupported_value")
+        for position, token in enumerate(ids):
+            if not 0 <= token < self.vocab_size:
+                raise InvalidRequest(f"token id {token} is outside the vocabulary (0..{self.vocab_size - 1}).",
+                                     param=f"{param}[{position}]", code="invalid_value")
+        return list(ids)
 
     def _max_new_tokens(self, prompt_tokens, requested, prompt_param, max_param):
         room = self.max_model_len - prompt_tokens
@@ -277,10 +300,4 @@ class ContinuousBatchingLLMNode(TextGenerator):
 
     def detokenize(self, ids):
         self._require_ready()
-        vocabulary = len(self.byte_table) if self.byte_table is not None else None
-        if vocabulary is not None:
-            for position, token in enumerate(ids):
-                if not 0 <= token < vocabulary:
-                    raise InvalidRequest(f"token id {token} is outside the vocabulary (0..{vocabulary - 1}).",
-                                         param=f"tokens[{position}]")
-        return self.decode(list(ids))
+        return self.decode(self._known_ids(ids, "tokens"))

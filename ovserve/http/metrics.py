@@ -261,8 +261,7 @@ def engine_families(registry):
                 family.add_metric([servable.name], value(engine))
             except KeyError:  # not an LLM engine, or not heard from yet
                 pass
-    families = [family for family, _ in gauges]
-    return [family for family in families if family.samples]
+    return [family for family, _ in gauges if family.samples]
 
 
 def _plain_counter_text(family):

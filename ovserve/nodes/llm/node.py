@@ -64,7 +64,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self.tokenizer = None
         self.template = None
         self.byte_table = None
-        self.vocab_size = 0
+        self.vocab_size = None  # known once the tokenizer is loaded, if it lists its vocabulary
 
     def _template_override(self):
         value = self.options.get("chat_template")
@@ -202,12 +202,11 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self._require_ready()
         if completion_input.prompt_ids:
             prompt_ids = self._known_ids(completion_input.prompt_ids, "prompt")
-            prompt = self.decode(prompt_ids) if completion_input.echo else None
+            echo_text = self.decode(prompt_ids) if completion_input.echo else None
         else:
-            prompt = completion_input.prompt
-            prompt_ids = self.encode(prompt, add_special_tokens=True)
-        return self._generate(prompt_ids, completion_input.params,
-                              echo_text=prompt if completion_input.echo else None, prompt_param="prompt")
+            prompt_ids = self.encode(completion_input.prompt, add_special_tokens=True)
+            echo_text = completion_input.prompt if completion_input.echo else None
+        return self._generate(prompt_ids, completion_input.params, echo_text=echo_text, prompt_param="prompt")
 
     def _known_ids(self, ids, param):
         """Token ids from a request, checked against the vocabulary (the engine must never see others)."""

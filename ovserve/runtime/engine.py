@@ -4,6 +4,8 @@ The engine host (`engine_host.py`) is the only caller, from its single thread, s
 needs locks and its native objects have exactly one owner.
 """
 
+from dataclasses import dataclass
+
 
 class RequestRejected(Exception):
     """The engine refuses one request (bad parameters); others are unaffected."""
@@ -11,6 +13,15 @@ class RequestRejected(Exception):
 
 class EngineBusy(Exception):
     """The engine's wait queue is full: the client should retry later (HTTP 503 + Retry-After)."""
+
+
+@dataclass(frozen=True)
+class RequestFailure:
+    """An update that ends one request with an error, found while stepping: `kind` is "rejected" (the
+    request itself is at fault: HTTP 400) or "engine" (the engine could not finish it: HTTP 500)."""
+
+    kind: str
+    message: str
 
 
 class Engine:
@@ -33,7 +44,8 @@ class Engine:
         raise NotImplementedError
 
     def step(self):
-        """Advance every live request once; return [(key, update, done), ...] for those with news."""
+        """Advance every live request once; return [(key, update, done), ...] for those with news. An update
+        may be a RequestFailure (with done True): that request failed, the others go on."""
         raise NotImplementedError
 
     def stats(self):

@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 
 from ovserve.runtime import wire
-from ovserve.runtime.engine import EngineBusy, RequestRejected
+from ovserve.runtime.engine import EngineBusy, RequestFailure, RequestRejected
 from ovserve.runtime.follow_ups import MAX_WINDOW_SECONDS, FollowUpWindow
 from ovserve.runtime.telemetry import decline_openvino_telemetry
 
@@ -165,7 +165,10 @@ class EngineHost:
             if owner is None:
                 continue
             connection, request_id = owner
-            batches.setdefault(connection, []).append((request_id, update, done))
+            if isinstance(update, RequestFailure):
+                connection.queue(("failed", request_id, update.kind, update.message))
+            else:
+                batches.setdefault(connection, []).append((request_id, update, done))
             if done:
                 finished += 1
                 del self.owners[key]

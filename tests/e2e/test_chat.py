@@ -1,8 +1,11 @@
-"""Chat completions through the real server with the official openai client and raw HTTP."""
+"""Chat completions through the real server with the official openai client and raw HTTP.
+
+Tests that compare generated text between requests use the deterministic servable (see conftest.py).
+"""
 
 import json
 
-from tests.e2e.conftest import DEFAULT_MODEL
+from tests.e2e.conftest import DEFAULT_MODEL, DETERMINISTIC_MODEL
 
 CAPITAL = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -39,7 +42,7 @@ def test_multi_turn_conversation(client):
 
 
 def test_streaming_chat_yields_tokens_one_by_one_and_matches_unary(client):
-    kwargs = dict(model=DEFAULT_MODEL, messages=CAPITAL, temperature=0, max_tokens=40)
+    kwargs = dict(model=DETERMINISTIC_MODEL, messages=CAPITAL, temperature=0, max_tokens=40)
     unary = client.chat.completions.create(**kwargs)
     chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs))
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -53,7 +56,7 @@ def test_streaming_chat_yields_tokens_one_by_one_and_matches_unary(client):
 
 
 def test_seeded_sampling_is_reproducible_and_stream_equals_unary(client):
-    kwargs = dict(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Invent a name for a cat."}],
+    kwargs = dict(model=DETERMINISTIC_MODEL, messages=[{"role": "user", "content": "Invent a name for a cat."}],
                   temperature=1.0, top_p=0.9, seed=1234, max_tokens=24)
     first = client.chat.completions.create(**kwargs).choices[0].message.content
     second = client.chat.completions.create(**kwargs).choices[0].message.content
@@ -70,7 +73,7 @@ def test_max_tokens_gives_length_finish_reason(client):
 
 
 def test_stop_string_cuts_output_in_unary_and_stream(client):
-    kwargs = dict(model=DEFAULT_MODEL, messages=CAPITAL, temperature=0, max_tokens=40)
+    kwargs = dict(model=DETERMINISTIC_MODEL, messages=CAPITAL, temperature=0, max_tokens=40)
     full = client.chat.completions.create(**kwargs).choices[0].message.content
     assert "Paris" in full
     cut = client.chat.completions.create(stop=["Paris"], **kwargs)

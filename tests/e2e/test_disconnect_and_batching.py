@@ -51,9 +51,10 @@ def test_disconnect_mid_stream_cancels_generation_and_frees_the_engine(server, h
     assert result.usage.completion_tokens == 4
 
 
-def test_sixteen_concurrent_streams_are_batched(client):
+def test_sixteen_concurrent_streams_are_batched(client, http, base_url):
+    """The engine's own counters show the streams in one batch (not a wall-clock ratio, which a noisy
+    machine can break)."""
     def run(i):
-        started = time.monotonic()
         stream = client.chat.completions.create(
             model=DEFAULT_MODEL, messages=[{"role": "user", "content": f"Tell me fact number {i} about whales."}],
             max_tokens=48, temperature=0, stream=True, stream_options={"include_usage": True}, extra_body={"ignore_eos": True})
@@ -64,15 +65,27 @@ def test_sixteen_concurrent_streams_are_batched(client):
                 finish = chunk.choices[0].finish_reason or finish
             if chunk.usage:
                 usage = chunk.usage
-        return time.monotonic() - started, text, usage, finish
+        return text, usage, finish
 
-    run(-1)  # warm-up
-    single, *_ = run(0)
-    started = time.monotonic()
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(run, range(16)))
-    together = time.monotonic() - started
-    for _, text, usage, finish in results:
+    wait_until_idle(http, base_url)
+    running = True
+    peak = 0
+
+    def watch():
+        nonlocal peak
+        while running:
+            engine = http.get(f"{base_url}/v2/models/{DEFAULT_MODEL}/stats").json()["nodes"]["llm"]["engine"]
+            peak = max(peak, engine.get("scheduled_requests", 0))
+            time.sleep(0.1)
+
+    with ThreadPoolExecutor(17) as pool:
+        watcher = pool.submit(watch)
+        try:
+            results = list(pool.map(run, range(16)))
+        finally:
+            running = False
+        watcher.result()
+    for text, usage, finish in results:
         assert usage.completion_tokens == 48 and finish == "length" and text.strip()
-    # Served one after another, 16 requests take 16x one request; batched they overlap.
-    assert together < 0.4 * 16 * single, (together, single)
+    # 16 prompts of ~40 tokens fit one step's 256-token budget: most are scheduled in one step.
+    assert peak >= 8, peak

@@ -1,4 +1,7 @@
-"""The whole OpenAI chat/completions surface, with the official client, unary and streaming."""
+"""The whole OpenAI chat/completions surface, with the official client, unary and streaming.
+
+Tests that compare generated text between requests use the deterministic servable (see conftest.py).
+"""
 
 import json
 import math
@@ -22,12 +25,12 @@ def stream_text(chunks, index=0):
 
 
 def test_greedy_equals_seeded_temperature_zero_and_seeds_repeat(client):
-    greedy = client.chat.completions.create(model=DEFAULT_MODEL, messages=STORY, temperature=0, max_tokens=30)
-    seeded = client.chat.completions.create(model=DEFAULT_MODEL, messages=STORY, temperature=0, seed=7, max_tokens=30)
+    greedy = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0, max_tokens=30)
+    seeded = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0, seed=7, max_tokens=30)
     assert greedy.choices[0].message.content == seeded.choices[0].message.content
-    runs = [client.chat.completions.create(model=DEFAULT_MODEL, messages=STORY, temperature=0.9, seed=99, max_tokens=30,
+    runs = [client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0.9, seed=99, max_tokens=30,
                                            extra_body={"top_k": 40, "min_p": 0.05}).choices[0].message.content for _ in range(2)]
-    other = client.chat.completions.create(model=DEFAULT_MODEL, messages=STORY, temperature=0.9, seed=100, max_tokens=30)
+    other = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0.9, seed=100, max_tokens=30)
     assert runs[0] == runs[1] != other.choices[0].message.content
 
 
@@ -44,7 +47,7 @@ def test_penalties_and_min_tokens_are_applied(client):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_stop_strings_cut_before_the_stop_and_never_leak(client, stream):
-    base = dict(model=DEFAULT_MODEL, messages=QUESTION, temperature=0, max_tokens=30)
+    base = dict(model=DETERMINISTIC_MODEL, messages=QUESTION, temperature=0, max_tokens=30)
     full = client.chat.completions.create(**base).choices[0].message.content
     stop = "of France"  # several tokens: " of" + " France"
     assert stop in full
@@ -62,7 +65,7 @@ def test_stop_strings_cut_before_the_stop_and_never_leak(client, stream):
 
 
 def test_stop_token_ids(client):
-    base = dict(model=DEFAULT_MODEL, messages=QUESTION, temperature=0, max_tokens=30)
+    base = dict(model=DETERMINISTIC_MODEL, messages=QUESTION, temperature=0, max_tokens=30)
     full = client.chat.completions.create(**base).choices[0].message.content
     period = 30  # "." in SmolLM2's vocabulary
     cut = client.chat.completions.create(**base, extra_body={"stop_token_ids": [period]})
@@ -72,7 +75,8 @@ def test_stop_token_ids(client):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_n_choices(client, stream):
-    kwargs = dict(model=DEFAULT_MODEL, messages=STORY, n=3, temperature=1.0, seed=3, max_tokens=12)
+    kwargs = dict(model=DEFAULT_MODEL, messages=STORY, n=3, temperature=1.0, seed=3, max_tokens=12,
+                  extra_body={"ignore_eos": True})  # sampled: a choice may otherwise end before 12 tokens
     if stream:
         chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs))
         texts = [stream_text(chunks, i) for i in range(3)]

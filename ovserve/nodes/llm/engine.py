@@ -3,16 +3,24 @@
 Requests arrive as token ids (the HTTP workers template and tokenize), and leave as new token ids
 per sequence after every step (the workers detokenize). Only this module touches the pipeline and
 its generation handles, always from the engine host's single thread.
+
+A step that raises (measured: a grammar that fails to compile raises from `step()`, and the pipeline then
+refuses every later step until all its requests are cancelled) fails only the request at fault: every
+handle is cancelled, the request whose grammar was compiling fails with a 400, and the others start again
+from their prompt and the tokens they already sent, so their streams go on.
 """
 
 import logging
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy
 import openvino
 import openvino_genai
 
-from ovserve.nodes.engine_errors import without_source_location
-from ovserve.runtime.engine import Engine, EngineBusy, RequestRejected
+from ovserve.nodes.engine_errors import describe, without_source_location
+from ovserve.nodes.llm.grammar_admission import GrammarAdmission
+from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure, RequestRejected
 
 log = logging.getLogger("ovserve.engine.llm")
 
@@ -22,6 +30,9 @@ _FINISH_REASONS = {
     openvino_genai.GenerationFinishReason.TOOL_CALL: "tool_calls",
 }
 _RUNNING = openvino_genai.GenerationStatus.RUNNING
+# Failed steps in a row that no request explains: then the pipeline itself is broken, and the engine exits
+# for the supervisor to start a new one.
+MAX_UNEXPLAINED_FAILURES = 2
 WARM_UP_REQUEST_ID = 2**62  # far above the host's request keys, which count up from 0
 
 # GenerationConfig fields a worker may set, by name (values already validated by the worker).
@@ -53,6 +64,25 @@ def generation_config(fields):
     return config
 
 
+@dataclass
+class _Request:
+    """One worker request: its settings, the pipeline handles that generate it, what it has produced.
+
+    A request is usually one handle. After a failed step each unfinished sequence resumes as a handle of
+    its own (`parts`: handle -> {the handle's sequence index: the request's})."""
+
+    prompt_ids: list
+    fields: dict
+    schema: Optional[str]
+    parts: list = field(default_factory=list)  # [(handle, index map or None)]
+    emitted: dict = field(default_factory=dict)  # request sequence index -> token ids sent
+    finished: set = field(default_factory=set)  # request sequence indices that finished
+
+    @property
+    def started(self):
+        return bool(self.parts)
+
+
 class ContinuousBatchingEngine(Engine):
     def __init__(self, options):
         super().__init__(options)
@@ -66,7 +96,12 @@ class ContinuousBatchingEngine(Engine):
         self.pipeline = openvino_genai.ContinuousBatchingPipeline(
             options["models_path"], scheduler_config(options), options["device"], properties)
         self.eos_token_id = self.pipeline.get_tokenizer().get_eos_token_id()
-        self.handles = {}
+        self.requests = {}
+        self.admission = GrammarAdmission()
+        self.next_handle_id = 0
+        self.unexplained_failures = 0
+        self.failed_steps = 0
+        self.resumed_requests = 0
         self._warm_up()
         # The pipeline's metrics describe the state at the start of its last step, and a cancelled
         # request leaves at the end of the next one (measured): two more (empty) steps make the
@@ -95,63 +130,181 @@ class ContinuousBatchingEngine(Engine):
     def info(self):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
 
-    def _structured_output(self, spec):
+    # --- requests in ------------------------------------------------------------------------
+    @staticmethod
+    def _schema_text(spec):
+        if not spec:
+            return None
         kind, schema = spec
-        return openvino_genai.StructuredOutputConfig(json_schema=schema if kind == "json_schema" else '{"type": "object"}')
+        return schema if kind == "json_schema" else '{"type": "object"}'
 
-    def submit(self, key, payload):
-        limit = self.options["max_num_seqs"] + self.options["max_queued_requests"]
-        if len(self.handles) >= limit:
-            raise EngineBusy(f"The server is at capacity ({len(self.handles)} requests running or queued); retry shortly.")
-        config = self._with_prompt_lookup(generation_config(payload["generation"]))
+    def _config(self, fields, schema):
+        config = self._with_prompt_lookup(generation_config(fields))
         if not config.ignore_eos:
             config.set_eos_token_id(self.eos_token_id)
-        if payload.get("structured_output"):
+        if schema is not None:
             try:
-                config.structured_output_config = self._structured_output(payload["structured_output"])
+                config.structured_output_config = openvino_genai.StructuredOutputConfig(json_schema=schema)
             except Exception as exc:
                 raise RequestRejected(f"invalid JSON schema for structured output: {without_source_location(str(exc))}") from None
         try:
             config.validate()
         except Exception as exc:
             raise RequestRejected(without_source_location(str(exc))) from None
-        input_ids = openvino.Tensor(numpy.array([payload["prompt_ids"]], dtype=numpy.int64))
-        self.handles[key] = self.pipeline.add_request(key, input_ids, config)
+        return config
+
+    def submit(self, key, payload):
+        limit = self.options["max_num_seqs"] + self.options["max_queued_requests"]
+        if len(self.requests) >= limit:
+            raise EngineBusy(f"The server is at capacity ({len(self.requests)} requests running or queued); retry shortly.")
+        schema = self._schema_text(payload.get("structured_output"))
+        request = _Request(list(payload["prompt_ids"]), dict(payload["generation"]), schema)
+        config = self._config(request.fields, schema)
+        self.requests[key] = request
+        if schema is None or self.admission.is_compiled(schema):
+            self._start(request, config)
+        else:
+            self.admission.add(key, schema)  # joins at a step where its grammar is the one compiling
+
+    def _add(self, prompt_ids, config):
+        self.next_handle_id += 1
+        input_ids = openvino.Tensor(numpy.array([prompt_ids], dtype=numpy.int64))
+        return self.pipeline.add_request(self.next_handle_id, input_ids, config)
+
+    def _start(self, request, config=None):
+        request.parts = [(self._add(request.prompt_ids, config or self._config(request.fields, request.schema)), None)]
 
     def cancel(self, key):
-        handle = self.handles.pop(key, None)
-        if handle is not None:
+        request = self.requests.pop(key, None)
+        if request is None:
+            return
+        if not request.started:
+            self.admission.cancel(key)
+            return
+        if request.schema and not request.emitted:
+            self.admission.left(request.schema)
+        for handle, _ in request.parts:
             handle.cancel()
-            self.settle_steps = 2
+        self.settle_steps = 2
 
     def has_work(self):
-        return bool(self.handles) or self.settle_steps > 0 or self.pipeline.has_non_finished_requests()
+        return bool(self.requests) or self.settle_steps > 0 or self.pipeline.has_non_finished_requests()
 
+    # --- the step ------------------------------------------------------------------------------
     def step(self):
-        self.pipeline.step()
+        for key in self.admission.admit():
+            if key in self.requests:
+                self._start(self.requests[key])
+        try:
+            self.pipeline.step()
+        except Exception as exc:
+            return self._recover(exc)
+        self.unexplained_failures = 0
         self.settle_steps = max(0, self.settle_steps - 1)
         updates = []
-        for key, handle in list(self.handles.items()):
-            sequences = {}
+        for key, request in list(self.requests.items()):
+            if request.started:
+                update = self._read(request)
+                if update is not None:
+                    done = update["status"] != "running"
+                    if done:
+                        del self.requests[key]
+                        self.settle_steps = 2
+                    updates.append((key, update, done))
+        return updates
+
+    def _read(self, request):
+        """The news of one request since the last step (None if none), recording what it sent."""
+        sequences = {}
+        for handle, index_map in request.parts:
             while handle.can_read():
                 for index, output in handle.read().items():
+                    index = index_map.get(index, index) if index_map else index
                     ids, logprobs, reason = sequences.setdefault(index, ([], [], [None]))
                     ids.extend(output.generated_ids)
                     logprobs.extend(output.generated_log_probs)
                     if output.finish_reason in _FINISH_REASONS:
                         reason[0] = _FINISH_REASONS[output.finish_reason]
-            status = handle.get_status()
-            done = status != _RUNNING
-            if done:
-                del self.handles[key]
-                self.settle_steps = 2
-            if sequences or done:
-                update = {
-                    "sequences": [(index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()],
-                    "status": status.name.lower(),
-                }
-                updates.append((key, update, done))
+        for index, (ids, _, reason) in sequences.items():
+            request.emitted.setdefault(index, []).extend(ids)
+            if reason[0]:
+                request.finished.add(index)
+        if sequences and request.schema:
+            self.admission.compiled(request.schema)
+        statuses = [handle.get_status() for handle, _ in request.parts]
+        running = any(status == _RUNNING for status in statuses)
+        if not sequences and running:
+            return None
+        status = _RUNNING if running else next((s for s in statuses if s.name != "FINISHED"), statuses[0])
+        return {"sequences": [(index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()],
+                "status": status.name.lower()}
+
+    # --- a failed step ---------------------------------------------------------------------------
+    def _recover(self, exc):
+        """Cancel everything (the only state the pipeline steps again from), fail the request whose grammar
+        was compiling, resume the others."""
+        problem = describe(exc)
+        self.failed_steps += 1
+        compiling = self.admission.compiling
+        started = {key: request for key, request in self.requests.items() if request.started}
+        at_fault = {key for key, request in started.items()
+                    if compiling is not None and request.schema == compiling and not request.emitted}
+        if not at_fault:
+            self.unexplained_failures += 1
+            if self.unexplained_failures > MAX_UNEXPLAINED_FAILURES:
+                raise exc
+        log.error("a step failed (%s); failing the %d request(s) whose grammar was compiling, resuming %d",
+                  problem, len(at_fault), len(started) - len(at_fault))
+        for request in started.values():
+            for handle, _ in request.parts:
+                handle.cancel()
+            request.parts = []
+        self.pipeline.step()  # drops the cancelled requests (measured: the step after this one succeeds)
+        self.settle_steps = 2
+        updates = []
+        if at_fault:
+            message = f"the engine could not compile this request's JSON schema: {problem}"
+            for key in at_fault | set(self.admission.failed(compiling)):
+                del self.requests[key]
+                updates.append((key, RequestFailure("rejected", message), True))
+        for key, request in started.items():
+            if key in at_fault:
+                continue
+            if not self._resume(request):
+                del self.requests[key]
+                updates.append((key, RequestFailure(
+                    "engine", f"the engine had to restart a step ({problem}) and can't resume a constrained "
+                              "generation midway; retry the request"), True))
+            elif not request.started:  # every sequence had already finished
+                del self.requests[key]
+                updates.append((key, {"sequences": [], "status": "finished"}, True))
         return updates
+
+    def _resume(self, request):
+        """Start a request again where its sequences stand: each unfinished one from the prompt and the
+        tokens it already sent (the prefix cache makes that prefill cheap). False if it can't be resumed:
+        a grammar can't be restarted midway."""
+        if not request.emitted:
+            self._start(request)
+            return True
+        if request.schema is not None:
+            return False
+        self.resumed_requests += 1
+        fields = request.fields
+        for index in range(fields.get("num_return_sequences", 1)):
+            if index in request.finished:
+                continue
+            sent = request.emitted.get(index, [])
+            if len(sent) >= fields["max_new_tokens"]:
+                continue
+            resumed = dict(fields, num_return_sequences=1, max_new_tokens=fields["max_new_tokens"] - len(sent),
+                           min_new_tokens=max(0, fields.get("min_new_tokens", 0) - len(sent)))
+            if fields.get("do_sample"):
+                # A seed of its own per sequence and restart: the same seed would replay the first tokens.
+                resumed["rng_seed"] = (fields.get("rng_seed", 0) + 7919 * (index + 1) * self.resumed_requests) % 2**64
+            handle = self._add(request.prompt_ids + sent, self._config(resumed, None))
+            request.parts.append((handle, {0: index}))
+        return True
 
     def stats(self):
         """The pipeline's metrics as of its last step. openvino_genai 2026.4 exposes no prefix-cache hit
@@ -159,7 +312,9 @@ class ContinuousBatchingEngine(Engine):
         kv_cache_size_in_bytes, la_peak_pool_blocks), so none is reported."""
         metrics = self.pipeline.get_metrics()
         return {
-            "live_requests": len(self.handles),
+            "live_requests": len(self.requests),
+            "waiting_for_grammar": len(self.admission),
+            "failed_steps": self.failed_steps,
             "engine_requests": metrics.requests,
             "scheduled_requests": metrics.scheduled_requests,
             "cache_usage": metrics.cache_usage,  # a percentage (measured: 33 blocks of a 1 GB cache read 1.35)

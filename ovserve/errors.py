@@ -88,7 +88,12 @@ class ConfigError(Exception):
         self.json_path = json_path
         self.problem = problem
         self.fix = fix
-        text = f"{self.file}: at {json_path or '$'}: {problem}"
+        # Imported here: this module sits below every package; a YAML file's lines are known once it was read.
+        from ovserve.config.documents import line_of
+
+        self.line = line_of(file, json_path)
+        location = f"{self.file}, line {self.line}" if self.line else self.file
+        text = f"{location}: at {json_path or '$'}: {problem}"
         if fix:
             text += f" — {fix}"
         super().__init__(text)

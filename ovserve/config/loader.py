@@ -1,4 +1,4 @@
-"""Reading the server config (config.json) and the graph file of each servable it names.
+"""Reading the server config (config.json or config.yaml) and the graph file of each servable it names.
 
 Everything is validated here, once, at start-up: a problem raises ConfigError naming the file, the
 JSON path and the fix. Node options are validated later by the graph builder, against the schema
@@ -13,6 +13,7 @@ from ovserve.config.validation import compile_validator, packaged_schema, read_j
 from ovserve.errors import ConfigError
 
 DEFAULT_PLUGIN_FOLDER = "plugins"
+DEFAULT_GRAPH_FILES = ("graph.json", "graph.yaml", "graph.yml")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,14 @@ def _plugin_folders(document, file):
     return tuple(folders)
 
 
+def _default_graph_file(base):
+    """graph.json, or graph.yaml / graph.yml when only that one is there."""
+    for name in DEFAULT_GRAPH_FILES:
+        if (base / name).is_file():
+            return name
+    return DEFAULT_GRAPH_FILES[0]
+
+
 def load_server_config(path):
     file = Path(path).resolve()
     document = read_json_file(file, "server config")
@@ -75,7 +84,7 @@ def load_server_config(path):
         if not base.is_dir():
             raise ConfigError(file, f"{json_path}.base_path", f"'{entry['base_path']}' resolves to {base}, which is not a folder",
                               "relative paths resolve against the config file's folder")
-        graph_file = _resolve(entry.get("graph_path", "graph.json"), base, file, f"{json_path}.graph_path")
+        graph_file = _resolve(entry.get("graph_path") or _default_graph_file(base), base, file, f"{json_path}.graph_path")
         if not graph_file.is_file():
             raise ConfigError(file, f"{json_path}.graph_path", f"no graph file at {graph_file}",
                               "create it, or set graph_path to the graph file's name")

@@ -6,6 +6,7 @@ from importlib import resources
 
 import jsonschema
 
+from ovserve.config.documents import read_document
 from ovserve.errors import ConfigError
 
 
@@ -52,13 +53,5 @@ def validate_document(validator, document, file, prefix=()):
 
 
 def read_json_file(path, what):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, None, f"{what} not found", "check the path") from None
-    except OSError as exc:
-        raise ConfigError(path, None, f"{what} can't be read: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(path, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    """A JSON or YAML configuration document (by its file name); see documents.py."""
+    return read_document(path, what)

@@ -47,6 +47,7 @@ e2e: install-test
 
 # Server vs raw engine on $(CONFIG), alternated (docs/benchmarking.md); e.g. BENCH_ARGS='--repeats 3'.
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(VENV)/bin/ovserve bench --serve $(CONFIG) --raw --concurrency 1,8,32 --json bench.json $(BENCH_ARGS)
 
 .PHONY: soak

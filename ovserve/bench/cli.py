@@ -222,7 +222,7 @@ def _report(args, plan, target, runs):
         try:
             write_chart(chart, summaries, plan.sides, title, _subtitle(plan, summaries))
         except ImportError:
-            print("ovserve bench: can't draw the chart: matplotlib is not installed", file=sys.stderr)
+            print("ovserve bench: can't draw the chart: matplotlib is not installed (pip install 'ovserve[bench]')", file=sys.stderr)
             return EXIT_FAILED
         _log(f"wrote {chart}")
     measured = any(summary["completed"] for entry in summaries for summary in entry["sides"].values())

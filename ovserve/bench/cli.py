@@ -135,7 +135,7 @@ def _chart_path(args):
 
 
 def run_bench(args):
-    from ovserve.bench.managed import ServerFailed
+    from ovserve.server.launcher import ServerFailed
     from ovserve.bench.raw import RawFailed
 
     try:
@@ -156,10 +156,10 @@ def _log(line):
 
 
 def _bench(args):
-    from ovserve.bench.managed import ManagedServer
     from ovserve.bench.probe import answers_health
     from ovserve.bench.progress import Progress
     from ovserve.bench.runner import Benchmark, Plan
+    from ovserve.server.launcher import LaunchedServer
 
     workload, levels = _workload(args), _levels(args)
     raw_argument = _raw_argument(args)
@@ -174,7 +174,7 @@ def _bench(args):
     try:
         if "server" in sides:
             if args.serve:
-                server = ManagedServer(args.serve, shlex.split(args.serve_args), log=_log)
+                server = LaunchedServer(args.serve, *shlex.split(args.serve_args), log=_log)
                 server.wait_ready(args.ready_timeout)
                 args.url = server.url
             try:

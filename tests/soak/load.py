@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ovserve.bench.metrics import percentile
+
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GOOD_KINDS = ("stream_chat", "stream_completion", "unary_chat", "unary_completion")
 CANCEL_KINDS = ("cancel_stream", "cancel_unary")
@@ -388,13 +390,6 @@ class Client:
 
 
 # --- the run ------------------------------------------------------------------------------------------
-def percentile(values, fraction):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
@@ -465,11 +460,11 @@ def summarise(recorder, greedy, elapsed, seconds, clients, seed):
     total = sum(recorder.requests.values())
     latency = {}
     for kind, values in sorted(recorder.latencies.items()):
-        latency[kind] = {"p50_ms": round(1000 * percentile(values, 0.5)), "p99_ms": round(1000 * percentile(values, 0.99)),
+        latency[kind] = {"p50_ms": round(1000 * percentile(values, 50)), "p99_ms": round(1000 * percentile(values, 99)),
                          "max_ms": round(1000 * max(values))}
         if recorder.first_tokens.get(kind):
-            latency[kind]["first_token_p50_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 0.5))
-            latency[kind]["first_token_p99_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 0.99))
+            latency[kind]["first_token_p50_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 50))
+            latency[kind]["first_token_p99_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 99))
     bad_statuses = Counter()
     for kind in BAD_KINDS:
         bad_statuses.update(recorder.statuses.get(kind, {}))

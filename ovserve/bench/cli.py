@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ovserve.bench import client, report, schedule
 from ovserve.bench.runner import DEFAULT_RATE_REQUESTS
-from ovserve.bench.workload import DEFAULT_INPUT_WORDS, Workload, words_for_tokens
+from ovserve.bench.workload import DEFAULT_INPUT_WORDS, Workload
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 DEFAULT_CONFIG = "config.json"  # `ovserve serve`'s default too
@@ -87,7 +87,7 @@ def _workload(args):
     if args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     if args.input_tokens is not None:
-        words = words_for_tokens(args.input_tokens) if args.input_tokens >= 1 else 0
+        words = args.input_tokens  # the word list's words are one token each (workload.py)
     else:
         words = DEFAULT_INPUT_WORDS if args.input_words is None else args.input_words
     if words < 1:

@@ -42,11 +42,6 @@ class Workload:
         return make_prompts(count, "-".join(str(part) for part in (self.seed, *scope)), self.input_words)
 
 
-def words_for_tokens(tokens):
-    """Words of the list needed for about `tokens` prompt tokens, before the chat template."""
-    return int(tokens)
-
-
 def make_prompts(count, seed, words=DEFAULT_INPUT_WORDS):
     """`count` user messages of `words` random words; the same seed gives the same prompts."""
     rng = random.Random(seed)

@@ -30,9 +30,6 @@ class ServerConfig:
     servables: tuple
     plugin_folders: tuple
 
-    def servable_names(self):
-        return [servable.name for servable in self.servables]
-
 
 def _resolve(value, relative_to, file, json_path):
     try:

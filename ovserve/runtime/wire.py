@@ -6,7 +6,8 @@ in a folder only the server's user can open; it is several times faster than JSO
 token-id lists that cross this wire every step.
 
 Worker -> engine:  ("submit", request_id, payload, sent_at) | ("cancel", request_id)
-Engine -> worker:  ("hello", info) | ("updates", [(request_id, update, done), ...])
+Engine -> worker:  ("hello", info) | ("accepted", request_id)
+                   | ("updates", [(request_id, update, done), ...])
                    | ("failed", request_id, error_kind, message) | ("stats", stats)
 """
 

@@ -39,7 +39,7 @@ def test_valid_config_loads_every_servable_with_its_graph(tmp_path):
     config = load_server_config(tmp_path / "site" / "config.json")
 
     assert config.file == (tmp_path / "site" / "config.json").resolve()
-    assert config.servable_names() == ["org/echo-model", "shop"]
+    assert [servable.name for servable in config.servables] == ["org/echo-model", "shop"]
     echo, shop = config.servables
     assert echo.graph_file == (tmp_path / "site" / "servables" / "echo" / "graph.json").resolve()
     assert echo.graph == load_fixture("configs", "valid", "servables", "echo", "graph.json")

@@ -18,10 +18,6 @@ class IncrementalDetokenizer:
         self._prefix_offset = 0
         self._read_offset = 0
 
-    @property
-    def token_count(self):
-        return len(self._ids)
-
     def add(self, new_ids):
         """Append token ids; return the text they complete ('' while a character is incomplete)."""
         self._ids.extend(new_ids)
@@ -52,10 +48,8 @@ class ByteLevelDetokenizer:
     def __init__(self, table):
         self._table = table  # list: token id -> bytes (b"" for special tokens)
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.token_count = 0
 
     def add(self, new_ids):
-        self.token_count += len(new_ids)
         table = self._table
         return self._utf8.decode(b"".join(table[i] if 0 <= i < len(table) else b"" for i in new_ids))
 

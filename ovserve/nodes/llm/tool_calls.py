@@ -35,7 +35,7 @@ def forced_call_schema(tools, name):
 
 
 class PlainOutput:
-    makes_tool_calls = False
+    """No tools: the text is the content."""
 
     def feed(self, text):
         return text, []
@@ -46,8 +46,6 @@ class PlainOutput:
 
 class ForcedToolCall:
     """With a named function the text *is* its arguments: stream them as they come."""
-
-    makes_tool_calls = True
 
     def __init__(self, name):
         self.name = name  # None: "required", the text is {"name": ..., "arguments": ...}
@@ -76,8 +74,6 @@ class ForcedToolCall:
 
 class TaggedToolCalls:
     """Content flows until a `<tool_call>` tag; from there text is buffered and parsed at the end."""
-
-    makes_tool_calls = True
 
     def __init__(self, parallel=True):
         self.parallel = parallel  # False: only the first call is kept (parallel_tool_calls: false)

@@ -7,6 +7,7 @@ import sys
 from ovserve import __version__
 from ovserve.bench.cli import add_bench_command
 from ovserve.prepare.commands import add_commands
+from ovserve.server.plan import ConnectionLimits
 
 
 def _serve(args):
@@ -23,12 +24,41 @@ def _serve(args):
                             graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes,
                             drain_seconds=args.drain_seconds, watchdog_seconds=args.watchdog_seconds,
                             api_key_file=args.api_key_file, cors_origins=args.cors_origins,
-                            follow_up_window_ms=args.follow_up_window_ms)
+                            follow_up_window_ms=args.follow_up_window_ms,
+                            client_write_timeout_seconds=args.client_write_timeout_seconds,
+                            connection_limits=ConnectionLimits(args.worker_connections, args.header_timeout_seconds,
+                                                               args.body_timeout_seconds))
     try:
         return supervisor.run()
     except ConfigError as error:
         print(f"ovserve: configuration error: {error}", file=sys.stderr)
         return 2
+
+
+def add_connection_limits(serve):
+    defaults = ConnectionLimits()
+    serve.add_argument("--worker-connections", type=_positive_int, default=defaults.worker_connections,
+                       help="connections each HTTP worker serves at once; more wait to be accepted (default: %(default)s)")
+    serve.add_argument("--header-timeout-seconds", type=_positive_int, default=defaults.header_timeout_seconds,
+                       help="close a connection that has not sent a request's headers within this long (also how "
+                       "long an idle keep-alive connection stays open; default: %(default)s)")
+    serve.add_argument("--body-timeout-seconds", type=_positive_float, default=defaults.body_timeout_seconds,
+                       help="answer 408 and close the connection when a request's body has not all arrived this "
+                       "long after its headers (default: %(default)s)")
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
 
 
 def build_parser():
@@ -49,9 +79,13 @@ def build_parser():
     serve.add_argument("--follow-up-window-ms", type=float, default=50.0,
                        help="longest an engine holds its next step for requests that clients send as soon as "
                        "one ends, when it has seen them do so (0: never hold)")
+    serve.add_argument("--client-write-timeout-seconds", type=float, default=30.0,
+                       help="drop a streaming client that reads nothing for this long once its socket buffers "
+                       "are full, and cancel its generation (0: never)")
     serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
-    serve.add_argument("--api-key-file", help="require one of these keys (one per line) on /v3 and /v1; "
-                       "OVSERVE_API_KEY adds one")
+    add_connection_limits(serve)
+    serve.add_argument("--api-key-file", help="require one of these keys (one per line) on every route but "
+                       "/v2/health/live, /v2/health/ready and /metrics; OVSERVE_API_KEY adds one")
     serve.add_argument("--cors-origins", nargs="*", default=(), help="origins allowed by CORS ('*' for any)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)

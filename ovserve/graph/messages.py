@@ -9,28 +9,41 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 
+# Sampling fields a request may leave out: None in SamplingParams until the answering node fills them
+# from its servable's defaults (the protocol layer knows no servable).
+DEFAULTED_SAMPLING_FIELDS = ("max_tokens", "temperature", "top_p", "top_k", "min_p",
+                             "presence_penalty", "frequency_penalty", "repetition_penalty")
+
+
 @dataclass(frozen=True)
 class SamplingParams:
-    max_tokens: Optional[int] = None  # None: until EOS or the context is full
+    """A request's sampling settings; the fields of DEFAULTED_SAMPLING_FIELDS are None when not given."""
+
+    max_tokens: Optional[int] = None
     max_tokens_param: str = "max_tokens"  # the request field it came from, for error messages
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0  # 0: no limit
-    min_p: float = 0.0
+    temperature: Optional[float] = None
+    top_p: Optional[float] = None
+    top_k: Optional[int] = None  # 0: no limit
+    min_p: Optional[float] = None
     seed: Optional[int] = None
     stop: tuple = ()
     ignore_eos: bool = False
     min_tokens: int = 0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    repetition_penalty: float = 1.0
+    presence_penalty: Optional[float] = None
+    frequency_penalty: Optional[float] = None
+    repetition_penalty: Optional[float] = None
     n: int = 1
     stop_token_ids: tuple = ()
     include_stop_str_in_output: bool = False
     logprobs: bool = False  # report the log-probability of each generated token
     top_logprobs: int = 0
+    top_logprobs_param: str = "top_logprobs"  # the request field it came from (completions: logprobs)
     # Constrained decoding: ("json_schema", schema JSON text) or ("json_object", None), else None.
     structured_output: Optional[tuple] = None
+
+
+# Chat template variables the server sets itself (`self` is Jinja's own name for the template).
+RESERVED_TEMPLATE_VARIABLES = frozenset({"messages", "add_generation_prompt", "tools", "documents", "self"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class ChatInput:
     tool_choice: object = "auto"  # "none" | "auto" | "required" | the name of one function
     parallel_tool_calls: bool = True
     documents: tuple = ()
-    template_kwargs: tuple = ()  # extra chat template variables, as (name, value) pairs
+    template_kwargs: tuple = ()  # extra chat template variables, as (name, value) pairs; none of RESERVED_TEMPLATE_VARIABLES
     request_id: str = ""
 
     @property

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import falcon
+from falcon.routing import CompiledRouter
 
 from ovserve.http import errors, metrics
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
@@ -30,15 +31,23 @@ class AppOptions:
     is_draining: Callable[[], bool] = lambda: False
     api_keys: tuple = ()
     cors_origins: tuple = ()
+    # Given by the server runtime: bound_stream_writes(body, socket) drops a client whose stream writes stay
+    # blocked (it stopped reading) for --client-write-timeout-seconds, which cancels its generation.
+    bound_stream_writes: Optional[Callable] = None
 
 
 def create_app(registry, options=AppOptions()):
+    router = CompiledRouter()
+    live, ready = LiveResource(), ReadyResource(registry, options.is_draining)
+    metrics_page = MetricsResource(registry)
     middleware = [RequestIdMiddleware(), metrics.RequestMetricsMiddleware(registry.names())]
     if options.cors_origins:
         middleware.append(CorsMiddleware(options.cors_origins))
     if options.api_keys:
-        middleware.append(ApiKeyMiddleware(options.api_keys))
-    app = falcon.App(middleware=middleware)
+        # Default deny: the key check asks this router what a path reaches. Open: the probes, and the
+        # scrape page (counts and model names, no content; docs/operations.md, Security, says why).
+        middleware.append(ApiKeyMiddleware(options.api_keys, router, open_resources=(live, ready, metrics_page)))
+    app = falcon.App(middleware=middleware, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     created = int(time.time())
@@ -58,9 +67,9 @@ def create_app(registry, options=AppOptions()):
         app.add_route(f"{prefix}/rerank", rerank)
         app.add_route(prefix + "/models/{model_id:path}", model)
         app.add_route(f"{prefix}/openapi.json", openapi)
-    app.add_route("/v2/health/live", LiveResource())
-    app.add_route("/v2/health/ready", ReadyResource(registry, options.is_draining))
+    app.add_route("/v2/health/live", live)
+    app.add_route("/v2/health/ready", ready)
     metrics.prepare(registry)
-    app.add_route("/metrics", MetricsResource(registry))
+    app.add_route("/metrics", metrics_page)
     app.add_sink(ModelStatusSink(registry), r"^/v2/models/(?P<model_id>.+)/(?P<action>ready|stats)$")
     return app

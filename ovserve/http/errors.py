@@ -5,6 +5,7 @@ import logging
 import falcon
 
 from ovserve.errors import OvserveError, Overloaded
+from ovserve.http.middleware import printable
 from ovserve.protocol.responses import error_body
 
 log = logging.getLogger("ovserve.http")
@@ -22,7 +23,7 @@ def handle_ovserve_error(req, resp, error, params):
 def handle_unexpected(req, resp, error, params):
     if isinstance(error, falcon.HTTPError):  # falcon's own (routing, method) errors
         raise error
-    log.exception("unhandled error on %s %s", req.method, req.path)
+    log.exception("unhandled error on %s %s", printable(req.method), printable(req.path))
     resp.status = 500
     resp.media = {"error": {"message": "The server hit an internal error; it has been logged.",
                             "type": "internal_error", "param": None, "code": None}}

@@ -1,16 +1,17 @@
-"""API keys and CORS for the OpenAI routes.
+"""API keys and CORS.
 
-When keys are configured, every request under /v3 and /v1 needs `Authorization: Bearer KEY`
-(401 in OpenAI's shape otherwise). Health and readiness stay open for probes. Keys are compared
-in constant time.
+When keys are configured, every request needs `Authorization: Bearer KEY` (401 in OpenAI's shape
+otherwise), except on the routes given as open: the health probes. The check asks the app's own
+router which resource a path reaches, so no spelling of a path (`//v3/...`, `/%2Fv3/...`, a trailing
+slash) can reach a resource that the check did not see; a path that reaches nothing (a sink, an
+unknown route) needs the key too. CORS preflights are answered before the check (browsers send them
+without credentials). Keys are compared in constant time.
 """
 
 import hmac
 import os
 
 from ovserve.errors import OvserveError
-
-API_PREFIXES = ("/v3/", "/v1/")
 
 
 class Unauthorized(OvserveError):
@@ -32,11 +33,19 @@ def load_api_keys(key_file=None, environment=os.environ):
 
 
 class ApiKeyMiddleware:
-    def __init__(self, keys):
+    """Default deny: only the resources in `open_resources` answer without a key."""
+
+    def __init__(self, keys, router, open_resources):
         self._keys = [key.encode() for key in keys]
+        self._router = router
+        self._open = {id(resource) for resource in open_resources}
+
+    def _reaches_open_resource(self, req):
+        route = self._router.find(req.path, req)
+        return route is not None and id(route[0]) in self._open
 
     def process_request(self, req, resp):
-        if not self._keys or req.method == "OPTIONS" or not (req.path + "/").startswith(API_PREFIXES):
+        if self._reaches_open_resource(req):
             return
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")

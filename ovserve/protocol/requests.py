@@ -4,7 +4,8 @@ import json
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest
-from ovserve.graph.messages import ChatInput, CompletionInput, CompletionPrompts, SamplingParams
+from ovserve.graph.messages import (RESERVED_TEMPLATE_VARIABLES, ChatInput, CompletionInput, CompletionPrompts,
+                                    SamplingParams)
 from ovserve.protocol.validation import validate_body
 
 # Known OpenAI fields this server can't honour: rejected with a 400 naming them, never ignored.
@@ -54,35 +55,40 @@ def _structured_output(value):
     return ("json_schema", json.dumps(schema))
 
 
-def _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens"):
+def _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens", top_logprobs_param="top_logprobs"):
     def value(name, default):
         given = body.get(name)
         return default if given is None else given
 
+    def given(name, kind):
+        """A field the servable has a default for: None (not given) reaches the node as None."""
+        return None if body.get(name) is None else kind(body[name])
+
     if top_logprobs > MAX_SERVED_TOP_LOGPROBS:
-        param = "top_logprobs" if "top_logprobs" in body else "logprobs"
-        raise InvalidRequest(f"'{param}' is {top_logprobs}; this server reports the sampled token's log-probability "
-                             f"only, so at most {MAX_SERVED_TOP_LOGPROBS} alternative is served.",
-                             param=param, code="unsupported_value")
+        raise InvalidRequest(f"'{top_logprobs_param}' is {top_logprobs}; this server reports the sampled token's "
+                             f"log-probability only, so at most {MAX_SERVED_TOP_LOGPROBS} alternative is served.",
+                             param=top_logprobs_param, code="unsupported_value")
+    top_k = given("top_k", int)
     return SamplingParams(
         max_tokens=max_tokens,
         max_tokens_param=max_tokens_param,
-        temperature=float(value("temperature", 1.0)),
-        top_p=float(value("top_p", 1.0)),
-        top_k=int(value("top_k", 0)) if value("top_k", 0) > 0 else 0,
-        min_p=float(value("min_p", 0.0)),
+        temperature=given("temperature", float),
+        top_p=given("top_p", float),
+        top_k=None if top_k is None else max(top_k, 0),  # -1 and 0: no limit
+        min_p=given("min_p", float),
         seed=body.get("seed"),
         stop=_stop_strings(body.get("stop")),
         ignore_eos=bool(value("ignore_eos", False)),
         min_tokens=int(value("min_tokens", 0)),
-        presence_penalty=float(value("presence_penalty", 0.0)),
-        frequency_penalty=float(value("frequency_penalty", 0.0)),
-        repetition_penalty=float(value("repetition_penalty", 1.0)),
+        presence_penalty=given("presence_penalty", float),
+        frequency_penalty=given("frequency_penalty", float),
+        repetition_penalty=given("repetition_penalty", float),
         n=int(value("n", 1)),
         stop_token_ids=tuple(value("stop_token_ids", ())),
         include_stop_str_in_output=bool(value("include_stop_str_in_output", False)),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        top_logprobs_param=top_logprobs_param,
         structured_output=_structured_output(body.get("response_format")),
     )
 
@@ -130,6 +136,12 @@ def _template_tool_calls(tool_calls):
 def _messages(body):
     messages = []
     for index, message in enumerate(body["messages"]):
+        if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
+            # As OpenAI: an empty turn is not a message (a bare user turn used to generate until the context was full).
+            needs = "an assistant message needs 'content' or 'tool_calls'" if message["role"] == "assistant" else \
+                f"a '{message['role']}' message needs its text"
+            raise InvalidRequest(f"'messages[{index}].content' is required: {needs}.",
+                                 param=f"messages[{index}].content", code="invalid_value")
         flattened = {key: value for key, value in message.items() if key in ("role", "name", "tool_call_id")}
         flattened["content"] = _message_text(message, index)
         if message.get("tool_calls"):
@@ -139,6 +151,18 @@ def _messages(body):
                                  param=f"messages[{index}].tool_call_id", code="invalid_value")
         messages.append(flattened)
     return messages
+
+
+def _template_kwargs(body):
+    kwargs = body.get("chat_template_kwargs") or {}
+    for name in kwargs:
+        if name in RESERVED_TEMPLATE_VARIABLES:
+            # Each but `self` (Jinja's name for the template) is a request field of its own.
+            instead = "." if name == "self" else f"; set the request's own '{name}' field instead."
+            raise InvalidRequest(f"'{name}' is a variable the server gives the chat template itself, so it can't be "
+                                 f"one of chat_template_kwargs{instead}",
+                                 param=f"chat_template_kwargs.{name}", code="invalid_value")
+    return tuple(kwargs.items())
 
 
 def _tool_choice(body, tools):
@@ -187,7 +211,7 @@ def parse_chat(body, request_id=""):
         tool_choice=tool_choice,
         parallel_tool_calls=body.get("parallel_tool_calls") is not False,
         documents=tuple(body.get("documents") or ()),
-        template_kwargs=tuple((body.get("chat_template_kwargs") or {}).items()),
+        template_kwargs=_template_kwargs(body),
         request_id=request_id,
     )
     return body["model"], chat_input, _stream_options(body)
@@ -208,7 +232,7 @@ def parse_completion(body, request_id=""):
     validate_body("completions", body)
     _reject_unsupported("completions", body)
     logprobs = body.get("logprobs")
-    sampling = _sampling(body, body.get("max_tokens"), logprobs is not None, logprobs or 0)
+    sampling = _sampling(body, body.get("max_tokens"), logprobs is not None, logprobs or 0, top_logprobs_param="logprobs")
     echo = bool(body.get("echo"))
     inputs = tuple(CompletionInput(text, sampling, echo=echo, request_id=request_id, prompt_ids=ids)
                    for text, ids in _prompts(body["prompt"]))

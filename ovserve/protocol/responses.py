@@ -42,7 +42,8 @@ def usage(generation):
 
 def _chat_token(entry, top_logprobs):
     token = {"token": entry.token, "logprob": entry.logprob, "bytes": list(entry.token_bytes)}
-    # The engine reports the sampled token only: it is the one alternative served (top_logprobs <= 1).
+    # The engine reports the sampled token only. The LLM node takes top_logprobs 1 only in greedy decoding,
+    # where the sampled token is the most likely one, so it is the one alternative listed.
     return dict(token, top_logprobs=[dict(token)] if top_logprobs else [])
 
 

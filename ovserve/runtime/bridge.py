@@ -6,9 +6,11 @@ their own queue. When the connection drops, every waiting request gets an error 
 hangs) and the client reconnects in the background.
 """
 
+import errno
 import itertools
 import logging
 import socket as stdlib_socket
+import sys
 import time
 
 import gevent
@@ -22,8 +24,16 @@ from ovserve.runtime import wire
 
 log = logging.getLogger("ovserve.bridge")
 RECONNECT_DELAY_SECONDS = 0.2
-# The engine sends its stats every second, even idle: silence this long means its loop is stuck.
+# The engine sends its stats every second (engine_host.STATS_INTERVAL_SECONDS) after each turn of its
+# loop, idle or not, so only a step keeps it silent. A step can legitimately last a second or more
+# (a 256-token prefill chunk on these CPUs), so a few seconds of silence prove nothing; ten intervals
+# mean the loop is stuck (or in a pathological step: a grammar for a 300-deep JSON schema compiles for
+# 10-17 s). From then on readiness answers 503, new requests are refused at once, and requests waiting
+# on the engine fail with 503 and are cancelled there (it may wake up), instead of hanging until the
+# supervisor's watchdog (--watchdog-seconds, 30 s by default, so later than this) kills the engine.
 STALE_ENGINE_SECONDS = 10.0
+# How often a connection looks for that silence: a waiting request fails 10-11 s into it.
+SILENCE_CHECK_SECONDS = 1.0
 _ACCEPTED = object()
 
 
@@ -104,12 +114,18 @@ class EngineClient:
     @property
     def responsive(self):
         """Connected, and heard from recently (readiness turns 503 when an engine's loop is stuck)."""
-        return self.connected and time.monotonic() - self.last_heard < STALE_ENGINE_SECONDS
+        return self.connected and self.silent_for() < STALE_ENGINE_SECONDS
+
+    def silent_for(self):
+        return time.monotonic() - self.last_heard
 
     def submit(self, payload, timeout=None):
         """Send a request and wait until the engine accepted it; return its EngineStream."""
         if not self.connected:
             raise NotReady(f"The engine of {self.label} is not ready yet; retry shortly.")
+        if not self.responsive:
+            raise NotReady(f"The engine of {self.label} has not answered for {self.silent_for():.0f} s "
+                           "(stuck, or in a very long step); retry shortly.")
         request_id = next(self._ids)
         stream = EngineStream(self, request_id, None if timeout is None else time.monotonic() + timeout)
         self._streams[request_id] = stream
@@ -172,6 +188,7 @@ class EngineClient:
             sock = self._connect()
             self._sock = sock
             decoder = wire.FrameDecoder()
+            silence_watch = gevent.spawn(self._watch_silence)
             try:
                 while True:
                     data = sock.recv(1 << 20)
@@ -182,6 +199,7 @@ class EngineClient:
             except OSError as exc:
                 log.warning("connection to the engine of %s failed: %s", self.label, exc)
             finally:
+                silence_watch.kill(block=False)
                 self._sock = None
                 self.info = None
                 sock.close()
@@ -219,6 +237,20 @@ class EngineClient:
         for stream in streams.values():
             stream._deliver(error)
 
+    def _watch_silence(self):
+        """Fail the requests of an engine that stays silent (see STALE_ENGINE_SECONDS); the connection stays."""
+        while True:
+            gevent.sleep(SILENCE_CHECK_SECONDS)
+            if not self._streams or not self.connected or self.responsive:
+                continue
+            silent_for = self.silent_for()
+            log.error("the engine of %s has been silent for %.0f s: failing its %d request(s) here and cancelling "
+                      "them there", self.label, silent_for, len(self._streams))
+            for request_id in self._streams:
+                self._send_soon(("cancel", request_id))  # after its submit; the engine reads it if it wakes up
+            self._fail_all(NotReady(f"The engine of {self.label} stopped answering ({silent_for:.0f} s without "
+                                    "a word); the request was cancelled. Retry shortly."))
+
 
 def _failure(kind, text):
     if kind == "rejected":
@@ -249,6 +281,64 @@ def watch_disconnect(sock, on_disconnect):
     return lambda: watcher.kill(block=False)
 
 
+# What the kernel may hold of a stream its client doesn't read. Left to Linux's autotuning, the send
+# buffer of a client that reads nothing grew to 2.8-4 MB (measured on loopback): 10,000+ chunks, minutes
+# of tokens, so a write blocked only after the generation had ended, if ever. Capped (Linux doubles the
+# value: 128 KB), writes block after ~100 KB, ~290 KB with a client's default receive buffer. A token
+# stream (~250 bytes a chunk, tens of KB/s with logprobs) needs no more: 128 KB per 200 ms round trip
+# still carries 640 KB/s.
+STREAM_SEND_BUFFER_BYTES = 64 * 1024
+
+
+class ClientStoppedReading(BrokenPipeError):
+    """Raised into a response write that stayed blocked for the client write timeout."""
+
+
+class BoundedWrites:
+    """A streamed response body each of whose writes must finish within `seconds`, else the client is dropped.
+
+    A client that stops reading fills its socket's buffers, and then gunicorn's sendall blocks the
+    request's greenlet for good: the request stays in flight, and its generation keeps the engine busy
+    until it ends. Here a write blocked for `seconds` gets a BrokenPipeError, as if the client had left:
+    gunicorn drops the connection (a broken pipe is logged at debug level only) and closes this body,
+    which cancels the generation in the engine. Producing a chunk (waiting for the engine's next tokens)
+    is not writing and is not bounded here.
+    """
+
+    def __init__(self, body, sock, seconds):
+        if sock is not None:
+            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, STREAM_SEND_BUFFER_BYTES)
+        self._body = body
+        self._seconds = seconds
+        self._stalled = ClientStoppedReading(errno.EPIPE, f"the client read nothing for {seconds:g} s")
+        self._deadline = gevent.Timeout(seconds, self._stalled)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._deadline.cancel()
+        try:
+            return next(self._body)
+        finally:
+            # Armed until the next call or close(): in between, gunicorn writes this chunk (after the last
+            # one, the end of the chunked body). The timer interrupts the greenlet that armed it: this one.
+            self._deadline.start()
+
+    def close(self):
+        self._deadline.close()
+        if sys.exc_info()[1] is self._stalled:  # gunicorn closes the body while our error unwinds its write
+            log.info("a client read nothing of its stream for %g s: dropped it and cancelled its generation",
+                     self._seconds)
+        self._body.close()
+
+
+def bound_writes(body, sock, seconds):
+    """`body` (an iterable response with close()) written to `sock` (the client's socket), dropping its
+    client when a write blocks for `seconds` (0: never)."""
+    return BoundedWrites(body, sock, seconds) if seconds and seconds > 0 else body
+
+
 class WorkerRuntime:
     """What nodes may use inside an HTTP worker: engine clients and background loading."""
 
@@ -270,3 +360,4 @@ class WorkerRuntime:
         return gevent.spawn(function, *args)
 
     watch_disconnect = staticmethod(watch_disconnect)
+    bound_writes = staticmethod(bound_writes)

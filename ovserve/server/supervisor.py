@@ -13,13 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ovserve.config.loader import load_server_config
 from ovserve.graph.registry import ServableRegistry
-from ovserve.server.plan import ENVIRONMENT_VARIABLE, RuntimePlan
+from ovserve.server.plan import ENVIRONMENT_VARIABLE, ConnectionLimits, RuntimePlan
+from ovserve.server.runtime_folder import create_runtime_folder, remove_stale_runtime_folders
 
 log = logging.getLogger("ovserve.supervisor")
 _PR_SET_PDEATHSIG = 1
@@ -36,6 +36,14 @@ def _detached_child():
 POLL_SECONDS = 0.2
 ENGINE_STOP_SECONDS = 10
 RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)
+# An engine ready and beating this long has recovered: its next death restarts after the first delay
+# again. As long as the longest delay: an engine that dies soon after loading (a crash loop) never
+# stays up that long and climbs the ladder, while one killed now and then by a bad request does not
+# stay at 30 s for good. Longer would not do: with a request that kills it every 40 s, the engine
+# (1 s delay + ~6 s load) stays up ~33 s a time, so a 60 s rule would keep it down 36 s of every 40.
+HEALTHY_RESET_SECONDS = 30
+# Beating: its last heartbeat (once a second) is this recent; as stale as the workers allow (bridge.py).
+HEALTHY_BEAT_SECONDS = 10
 
 
 class EngineProcess:
@@ -51,6 +59,7 @@ class EngineProcess:
         self.restarts = 0
         self.restart_at = None
         self.started_at = 0.0
+        self.healthy_since = None  # time.monotonic() since which it has been ready and beating
 
     def start(self):
         command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
@@ -60,6 +69,7 @@ class EngineProcess:
         self.started_at = time.time()
         self.process = subprocess.Popen(command, preexec_fn=_detached_child)
         self.restart_at = None
+        self.healthy_since = None
 
     @property
     def ready(self):
@@ -77,6 +87,18 @@ class EngineProcess:
             return 0.0
         return time.time() - max(beat, self.started_at)
 
+    def note_health(self, beating):
+        """Forget earlier restarts once this engine has been ready and beating for HEALTHY_RESET_SECONDS."""
+        now = time.monotonic()
+        if not (self.was_ready and beating):
+            self.healthy_since = None
+        elif self.healthy_since is None:
+            self.healthy_since = now
+        elif self.restarts and now - self.healthy_since >= HEALTHY_RESET_SECONDS:
+            log.info("engine %s has been healthy for %.0f s: its next restart waits %s s again",
+                     self.label, now - self.healthy_since, RESTART_BACKOFF_SECONDS[0])
+            self.restarts = 0
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -85,7 +107,8 @@ class EngineProcess:
 class Supervisor:
     def __init__(self, config_path, host, port, workers=1, log_level="info", graceful_timeout=30,
                  max_body_bytes=16 * 1024 * 1024, drain_seconds=1.0, watchdog_seconds=30.0, api_key_file=None,
-                 cors_origins=(), follow_up_window_ms=50):
+                 cors_origins=(), follow_up_window_ms=50, client_write_timeout_seconds=30.0,
+                 connection_limits=ConnectionLimits()):
         self.config_path = config_path
         self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.workers = workers
@@ -95,23 +118,35 @@ class Supervisor:
         self.drain_seconds = drain_seconds
         self.watchdog_seconds = watchdog_seconds
         self.follow_up_window_ms = follow_up_window_ms
+        self.client_write_timeout_seconds = client_write_timeout_seconds
+        self.connection_limits = connection_limits
         self.api_key_file = str(Path(api_key_file).resolve()) if api_key_file else ""
         self.cors_origins = tuple(cors_origins)
         self.drain_file = None
+        self.draining_since = None  # time.monotonic() when the drain file appeared
         self.stopping = False
         self.engines = []
         self.http = None
 
     def _request_stop(self, signum, frame):
         if not self.stopping:
+            self._start_draining()
             log.info("received %s; stopping", signal.Signals(signum).name)
         self.stopping = True
 
+    def _start_draining(self):
+        """Readiness turns 503 now, so balancers stop sending; in-flight requests go on. Called in the signal
+        handler itself: the main loop sees the stop only at its next poll (up to POLL_SECONDS later; before,
+        readiness answered 200 to 100 probes in the 111 ms after a SIGTERM)."""
+        if self.draining_since is None and self.drain_file and self.http and self.http.returncode is None:
+            open(self.drain_file, "w").close()
+            self.draining_since = time.monotonic()
+
     def run(self):
+        remove_stale_runtime_folders()  # of servers killed with SIGKILL, which could not remove their own
         config = load_server_config(self.config_path)  # ConfigError propagates: nothing started yet
         registry = ServableRegistry.from_config(config)
-        runtime_dir = Path(tempfile.mkdtemp(prefix="ovserve-"))
-        os.chmod(runtime_dir, 0o700)
+        runtime_dir = create_runtime_folder()
         try:
             return self._serve(config, registry, runtime_dir)
         finally:
@@ -128,7 +163,7 @@ class Supervisor:
                                                   self.follow_up_window_ms))
         self.drain_file = str(runtime_dir / "draining")
         plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes, self.drain_file, self.api_key_file,
-                           self.cors_origins)
+                           self.cors_origins, client_write_timeout_seconds=self.client_write_timeout_seconds)
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         for engine in self.engines:
@@ -141,7 +176,8 @@ class Supervisor:
                                           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
         self.http = subprocess.Popen(
             [sys.executable, "-m", "ovserve.server.wsgi", "--bind", self.bind, "--workers", str(self.workers),
-             "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level],
+             "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level,
+             *self.connection_limits.to_arguments()],
             env=environment, preexec_fn=_detached_child)
         log.info("serving %s on http://%s (config %s)", ", ".join(registry.names()), self.bind, config.file)
         announced = False
@@ -170,6 +206,8 @@ class Supervisor:
                           engine.label, stalled, self.watchdog_seconds)
                 engine.process.kill()
                 engine.process.wait()
+            else:
+                engine.note_health(beating=stalled < HEALTHY_BEAT_SECONDS)
             return True
         if not engine.was_ready:
             log.error("engine %s failed to start (exit code %s); see its log above", engine.label, code)
@@ -190,11 +228,10 @@ class Supervisor:
 
     def _stop_all(self):
         if self.http and self.http.poll() is None and self.drain_file:
-            # Readiness turns 503 now, so balancers stop sending; in-flight requests go on.
-            open(self.drain_file, "w").close()
+            self._start_draining()  # when no signal did (an engine failed to start)
             log.info("draining for %.1f s, then finishing in-flight requests (up to %d s)",
                      self.drain_seconds, self.graceful_timeout)
-            time.sleep(self.drain_seconds)
+            time.sleep(max(0.0, self.draining_since + self.drain_seconds - time.monotonic()))
         if self.http and self.http.poll() is None:
             self.http.send_signal(signal.SIGTERM)  # gunicorn: stop accepting, finish in-flight requests
             try:

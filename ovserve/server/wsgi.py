@@ -11,6 +11,10 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from ovserve.http.middleware import PrintableFormatter
+from ovserve.server.plan import ConnectionLimits
+from ovserve.server.slow_clients import GuardedBodies, connections_within_file_limit
+
 log = logging.getLogger("ovserve.server")
 
 
@@ -31,7 +35,9 @@ def build_worker_app():
         servable.load(runtime)
     options = AppOptions(max_body_bytes=plan.max_body_bytes, watch_disconnect=runtime.watch_disconnect,
                          is_draining=plan.is_draining, api_keys=load_api_keys(plan.api_key_file or None),
-                         cors_origins=plan.cors_origins)
+                         cors_origins=plan.cors_origins,
+                         bound_stream_writes=lambda body, sock: runtime.bound_writes(body, sock,
+                                                                                     plan.client_write_timeout_seconds))
     return create_app(registry, options)
 
 
@@ -45,8 +51,9 @@ def forget_worker_metrics(server, worker):
 
 
 class OvserveApplication(BaseApplication):
-    def __init__(self, settings):
+    def __init__(self, settings, body_timeout_seconds):
         self.settings = settings
+        self.body_timeout_seconds = body_timeout_seconds
         super().__init__()
 
     def load_config(self):
@@ -54,33 +61,38 @@ class OvserveApplication(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return build_worker_app()
+        return GuardedBodies(build_worker_app(), self.body_timeout_seconds)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ovserve-http")
     parser.add_argument("--bind", required=True)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--worker-connections", type=int, default=1000)
+    parser.add_argument("--worker-connections", type=int, default=ConnectionLimits.worker_connections)
+    parser.add_argument("--header-timeout-seconds", type=int, default=ConnectionLimits.header_timeout_seconds)
+    parser.add_argument("--body-timeout-seconds", type=float, default=ConnectionLimits.body_timeout_seconds)
     parser.add_argument("--graceful-timeout", type=int, default=30)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s [http %(process)d] %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s [http %(process)d] %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     OvserveApplication({
         "bind": args.bind,
         "workers": args.workers,
         "worker_class": "gevent",
-        "worker_connections": args.worker_connections,
+        "worker_connections": connections_within_file_limit(args.worker_connections),
         "graceful_timeout": args.graceful_timeout,
         "timeout": 60,
-        "keepalive": 5,
+        # The gevent worker gives a connection this long to send each request's line and headers (and
+        # keeps an idle connection this long); it needs a value above 0, or the wait has no bound.
+        "keepalive": max(1, args.header_timeout_seconds),
         "preload_app": False,
         "loglevel": args.log_level,
         "accesslog": None,
         "proc_name": "ovserve-http",
         "child_exit": forget_worker_metrics,
-    }).run()
+    }, args.body_timeout_seconds).run()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """ovserve.http: the Falcon app over a registry of fake nodes (no engine, no server process)."""
 
-import io
 import json
+import logging
 from pathlib import Path
 
+import falcon
 import pytest
 from falcon import testing
 
@@ -13,6 +14,7 @@ from ovserve.graph.registry import ServableRegistry
 from ovserve.graph.servable import Servable
 from ovserve.http import app as app_module
 from ovserve.http.body import BodyTooLarge, read_json
+from ovserve.http.middleware import PrintableFormatter
 from tests.unit.conftest import load_fixture, read_fixture
 from tests.unit.fakes import FakeGenerator
 
@@ -305,25 +307,91 @@ def test_server_closing_the_response_before_reading_closes_the_generation(regist
 
 # --- body reading without Content-Length ----------------------------------------------------------------
 
-class ChunkedRequest:
-    """Just what read_json needs of a request sent with chunked encoding (no Content-Length)."""
+def chunked_environ(path, raw, terminated=True):
+    """A POST as gunicorn hands it over with `Transfer-Encoding: chunked`: no CONTENT_LENGTH, the chunks
+    already decoded in wsgi.input, which ends after the last one (wsgi.input_terminated)."""
+    environ = testing.create_environ(path=path, method="POST", body=raw,
+                                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    del environ["CONTENT_LENGTH"]
+    environ["wsgi.input_terminated"] = terminated
+    return environ
 
-    content_type = "application/json"
-    content_length = None
 
-    def __init__(self, raw):
-        self.bounded_stream = io.BytesIO(raw)
+def call_app(app, environ):
+    """(status code, JSON body) of one request, calling the WSGI app as a server would."""
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    return int(statuses[0][:3]), json.loads(body)
+
+
+def chunked_request(raw, terminated=True):
+    return falcon.Request(chunked_environ("/v3/completions", raw, terminated))
+
+
+def test_chunked_body_is_read():
+    assert read_json(chunked_request(b'{"a": 1}'), max_bytes=8) == {"a": 1}
 
 
 def test_chunked_body_over_the_limit_is_413():
     with pytest.raises(BodyTooLarge, match="exceeds the limit of 10 bytes"):
-        read_json(ChunkedRequest(b'{"a": "0123456789"}'), max_bytes=10)
+        read_json(chunked_request(b'{"a": "0123456789"}'), max_bytes=10)
 
 
-def test_chunked_body_within_the_limit_is_read():
-    assert read_json(ChunkedRequest(b'{"a": 1}'), max_bytes=8) == {"a": 1}
+def test_chunked_chat_completion_is_answered_and_an_oversized_one_is_413(registry):
+    app = build_app(registry, MAX_BODY)
+    body = read_fixture("payloads", "chat_basic.json").encode()
+    status, answer = call_app(app, chunked_environ("/v3/chat/completions", body))
+    assert status == 200 and answer["choices"][0]["message"]["content"] == "Hello!"
+    padded = body[:-1] + b" " * MAX_BODY + b"}"
+    status, answer = call_app(app, chunked_environ("/v3/chat/completions", padded))
+    assert status == 413 and f"exceeds the limit of {MAX_BODY} bytes" in answer["error"]["message"]
+
+
+def test_body_without_length_is_empty_when_the_server_does_not_end_the_stream():
+    """Reading to the end of a wsgi.input that the server does not terminate could block for good."""
+    with pytest.raises(InvalidRequest, match="empty"):
+        read_json(chunked_request(b'{"a": 1}', terminated=False))
+
+
+def test_lone_surrogate_escape_is_400_and_an_escaped_pair_is_fine():
+    with pytest.raises(InvalidRequest, match="lone surrogate"):
+        read_json(chunked_request(b'{"messages": [{"content": "a\\ud800b"}]}'))
+    with pytest.raises(InvalidRequest, match="lone surrogate"):
+        read_json(chunked_request(b'{"\\udc00": 1}'))
+    assert read_json(chunked_request(b'{"a": "\\ud83d\\ude00 \\\\ud800"}')) == {"a": "\U0001f600 \\ud800"}
 
 
 def test_deeply_nested_json_is_a_400_not_a_crash():
     with pytest.raises(InvalidRequest, match="nested too deeply"):
-        read_json(ChunkedRequest(b"[" * 100000 + b"]" * 100000), max_bytes=10 ** 6)
+        read_json(chunked_request(b"[" * 100000 + b"]" * 100000), max_bytes=10 ** 6)
+
+
+# --- the access log: one line per request, whatever the request holds -----------------------------------
+
+def access_lines(caplog):
+    formatter = PrintableFormatter("%(levelname)s %(name)s: %(message)s")
+    return [formatter.format(record) for record in caplog.records if record.name == "ovserve.access"]
+
+
+def test_a_newline_in_the_path_cannot_forge_an_access_log_line(client, caplog):
+    forged = read_fixture("requests", "forged_log_line.txt").strip()  # %0A: a newline once URL-decoded
+    caplog.set_level("INFO", logger="ovserve.access")
+    assert client.simulate_get(forged).status_code == 404
+    [line] = access_lines(caplog)
+    assert "\n" not in line and line.startswith("INFO ovserve.access: GET /v3/models\\x0a2030-01-01 00:00:00,000")
+    assert "request_id=FORGED 404 " in line  # the forged text stays in the path, the real status follows
+
+
+def test_control_characters_in_the_request_id_and_separators_in_the_path_are_escaped(client, caplog):
+    caplog.set_level("INFO", logger="ovserve.access")
+    # A header arrives as latin-1: the bytes of U+0085 (NEL, a line break to some readers) are "\xc2\x85".
+    client.simulate_get("/v2/health/live%E2%80%A8%E2%80%AE%1B[2J\\x0a", headers={"x-request-id": "id\xc2\x85zwei"})
+    [line] = access_lines(caplog)
+    assert "/v2/health/live\\u2028\\u202e\\x1b[2J\\\\x0a" in line and "request_id=id\xc2\\x85zwei" in line
+    assert line.isprintable()
+
+
+def test_printable_formatter_keeps_each_record_on_one_line():
+    record = logging.LogRecord("ovserve.protocol", logging.WARNING, __file__, 1, "stream %s ended: %s", ("x", "a\nb\r\x85c"),
+                               None)
+    assert PrintableFormatter("%(message)s").format(record) == "stream x ended: a\\x0ab\\x0d\\x85c"

@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from ovserve.errors import InvalidRequest
-from ovserve.graph.messages import ChatInput, CompletionInput, SamplingParams
-from ovserve.protocol.requests import parse_chat, parse_completion
+from ovserve.graph.messages import DEFAULTED_SAMPLING_FIELDS, ChatInput, CompletionInput, SamplingParams
+from ovserve.protocol.requests import parse_chat, parse_completion, parse_tokenize
 from ovserve.protocol.validation import parameter_name
 from tests.unit.conftest import load_fixture
 
@@ -47,11 +47,12 @@ def test_parse_chat_basic():
     assert (stream.stream, stream.include_usage) == (False, False)
 
 
-def test_parse_chat_joins_text_parts_with_newlines_and_null_content_is_empty():
+def test_parse_chat_joins_text_parts_with_newlines_and_null_content_beside_tool_calls_is_empty():
     _, chat_input, _ = parse_chat(load_fixture("payloads", "chat_content_parts.json"))
     assert chat_input.messages == (
         {"role": "user", "content": "first part\nsecond part"},
-        {"role": "assistant", "content": ""},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": {}}}]},
     )
 
 
@@ -79,7 +80,7 @@ def test_stop_as_string_or_list(stop, expected):
     assert parse_chat(chat_body(stop=stop))[1].params.stop == expected
 
 
-@pytest.mark.parametrize("top_k, expected", [(-1, 0), (0, 0), (5, 5), (None, 0)])
+@pytest.mark.parametrize("top_k, expected", [(-1, 0), (0, 0), (5, 5), (None, None)])
 def test_top_k_non_positive_means_no_limit(top_k, expected):
     assert parse_chat(chat_body(top_k=top_k))[1].params.top_k == expected
 
@@ -91,6 +92,19 @@ def test_null_values_take_the_defaults():
     assert stream.stream is False
 
 
+def test_omitted_sampling_fields_reach_the_node_as_not_given():
+    """The servable fills them (its defaults); the protocol layer must not put OpenAI's in (temperature 1 was)."""
+    params = parse_chat(chat_body())[1].params
+    assert {name: getattr(params, name) for name in DEFAULTED_SAMPLING_FIELDS} == dict.fromkeys(DEFAULTED_SAMPLING_FIELDS)
+    given = {"max_tokens": 3, "temperature": 0, "top_p": 1, "top_k": -1, "min_p": 0, "presence_penalty": 0,
+             "frequency_penalty": 0, "repetition_penalty": 1}
+    params = parse_chat(chat_body(**given))[1].params
+    assert {name: getattr(params, name) for name in DEFAULTED_SAMPLING_FIELDS} == dict(given, top_k=0)
+    assert isinstance(params.temperature, float) and isinstance(params.top_k, int)
+    params = parse_completion(completion_body(temperature=0.7))[1].params
+    assert (params.temperature, params.top_p, params.repetition_penalty) == (0.7, None, None)
+
+
 def test_unsupported_fields_at_their_neutral_value_are_accepted():
     body = chat_body(logprobs=False, tools=[], logit_bias={}, tool_choice="none", response_format={"type": "text"})
     assert parse_chat(body)[0] == "org/echo-model"
@@ -99,7 +113,8 @@ def test_unsupported_fields_at_their_neutral_value_are_accepted():
 def test_parse_completion_basic():
     model, prompts, stream = parse_completion(completion_body(), request_id="r2")
     assert model == "org/echo-model"
-    assert prompts.inputs == (CompletionInput("Once upon a time", SamplingParams(max_tokens=16, stop=("\n\n",)),
+    assert prompts.inputs == (CompletionInput("Once upon a time", SamplingParams(max_tokens=16, stop=("\n\n",),
+                                                                                 top_logprobs_param="logprobs"),
                                               request_id="r2"),)
     assert prompts.choices == 1
     assert stream.stream is False
@@ -201,6 +216,45 @@ def test_unsupported_chat_fields_are_rejected_not_ignored(changes, param, code):
 ])
 def test_inconsistent_chat_fields_are_400(changes, param):
     assert invalid(parse_chat, chat_body(**changes)).param == param
+
+
+TOOL_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize("messages, param", [
+    ([{"role": "user"}], "messages[0].content"),
+    ([{"role": "user", "content": None}], "messages[0].content"),
+    ([{"role": "system"}, {"role": "user", "content": "Hi"}], "messages[0].content"),
+    ([{"role": "developer", "content": None}], "messages[0].content"),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant"}], "messages[1].content"),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": None, "tool_calls": []}], "messages[1].content"),
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [TOOL_CALL]},
+      {"role": "tool", "tool_call_id": "c1"}], "messages[2].content"),
+])
+def test_a_message_without_content_is_a_400_naming_it(messages, param):
+    error = invalid(parse_chat, chat_body(messages=messages))
+    assert (error.param, error.code) == (param, "invalid_value")
+    assert f"'{param}' is required" in error.message
+    # /v3/tokenize reads messages the same way
+    assert invalid(parse_tokenize, {"model": "m", "messages": messages}).param == param
+
+
+def test_an_assistant_message_with_tool_calls_may_omit_content_and_empty_content_is_content():
+    messages = [{"role": "user", "content": ""}, {"role": "assistant", "tool_calls": [TOOL_CALL]},
+                {"role": "tool", "tool_call_id": "c1", "content": "42"}, {"role": "assistant", "content": []}]
+    assert [m["content"] for m in parse_chat(chat_body(messages=messages))[1].messages] == ["", "", "42", ""]
+
+
+@pytest.mark.parametrize("name", ["messages", "add_generation_prompt", "self", "tools", "documents"])
+def test_chat_template_kwargs_that_the_server_sets_are_a_400_naming_the_key(name):
+    error = invalid(parse_chat, chat_body(chat_template_kwargs={"enable_thinking": False, name: []}))
+    assert (error.param, error.code) == (f"chat_template_kwargs.{name}", "invalid_value")
+    assert f"'{name}'" in error.message
+
+
+def test_other_chat_template_kwargs_reach_the_input():
+    _, chat, _ = parse_chat(chat_body(chat_template_kwargs={"enable_thinking": False, "bos_token": "<s>"}))
+    assert dict(chat.template_kwargs) == {"enable_thinking": False, "bos_token": "<s>"}
 
 
 def test_chat_features_reach_the_input():

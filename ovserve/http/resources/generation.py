@@ -20,6 +20,7 @@ class _GenerationResource:
         self.max_body_bytes = options.max_body_bytes
         self.watch_disconnect = options.watch_disconnect
         self.is_draining = options.is_draining
+        self.bound_writes = options.bound_stream_writes
 
     def start(self, servable, graph_input):
         raise NotImplementedError
@@ -44,7 +45,9 @@ class _GenerationResource:
             resp.set_headers(SSE_HEADERS)
             body = writer.stream(generation, stream_options.include_usage)
             body.add_closer(stop_watching)
-            resp.stream = body
+            # A client that stops reading would block its write for good, its generation still running.
+            sock = req.env.get("gunicorn.socket")
+            resp.stream = self.bound_writes(body, sock) if self.bound_writes else body
         else:
             try:
                 resp.media = writer.unary(generation)

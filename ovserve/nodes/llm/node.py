@@ -11,12 +11,16 @@ import random
 from importlib import resources
 
 from ovserve.errors import InvalidRequest, NotReady
+from ovserve.graph.messages import RESERVED_TEMPLATE_VARIABLES
 from ovserve.graph.node import EngineSpec, TextGenerator
 from ovserve.nodes import model_folder
 from ovserve.nodes.llm import model_files
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
+from ovserve.nodes.llm.schema_guard import SchemaLimits, check_schema
 from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
 from ovserve.nodes.llm.generation import ChoiceSettings, LLMGeneration
+from ovserve.nodes.llm.generation_defaults import GenerationDefaults
+from ovserve.nodes.llm.long_prompts import cut_length, encode_whole
 from ovserve.nodes.llm.tool_calls import ForcedToolCall, PlainOutput, TaggedToolCalls, forced_call_schema
 from ovserve.nodes.llm.tool_prompt import with_tool_instructions
 
@@ -59,12 +63,27 @@ class ContinuousBatchingLLMNode(TextGenerator):
         if not self.max_model_len:
             raise context.error("max_model_len", "the model files don't state a context length", "set max_model_len")
         self.max_tokens_limit = self.options.get("max_tokens_limit")
+        self.generation_defaults = self._generation_defaults()
+        self.schema_limits = SchemaLimits.from_options(self.options["structured_output_limits"])
         self.template_override = self._template_override()
         self.client = None
         self.tokenizer = None
         self.template = None
         self.byte_table = None
         self.vocab_size = None  # known once the tokenizer is loaded, if it lists its vocabulary
+        self.tokenizer_cut = None  # where the tokenizer cuts long texts (GGUF: 8,192 tokens), measured at load
+        self.max_prompt_chars = None  # no longer text fits the context (known with the vocabulary)
+
+    def _generation_defaults(self):
+        options = self.options["generation_defaults"]
+        if self.max_tokens_limit and options.get("max_tokens", 0) > self.max_tokens_limit:
+            raise self.context.error("generation_defaults.max_tokens", f"{options['max_tokens']} is above max_tokens_limit "
+                                     f"({self.max_tokens_limit})", "lower it, or raise max_tokens_limit")
+        option_schemas = OPTIONS_SCHEMA["properties"]["generation_defaults"]["properties"]
+        try:
+            return GenerationDefaults.for_model(options, self.models_path, option_schemas, self.max_tokens_limit)
+        except ValueError as exc:
+            raise self.context.error("models_path", str(exc)) from None
 
     def _template_override(self):
         value = self.options.get("chat_template")
@@ -101,6 +120,12 @@ class ContinuousBatchingLLMNode(TextGenerator):
         self.template = ChatTemplate(source, special_tokens)
         self.byte_table = self._verified_byte_table(tokenizer)
         self.vocab_size = self._vocab_size(tokenizer)
+        longest_token = max(map(len, tokenizer.get_vocab()), default=0)
+        self.max_prompt_chars = self.max_model_len * longest_token or None
+        if model_files.is_gguf(self.models_path):
+            # Only GGUF tokenizers cut (see long_prompts.py); a probe of 65,536 tokens takes ~10 ms.
+            self.tokenizer_cut = cut_length(lambda text: self._encode_piece(tokenizer, text, False),
+                                            max(self.max_model_len, 2**16))
         self.tokenizer = tokenizer
         log.info("%s: tokenizer loaded (%s detokenization)", self.context.servable,
                  "byte-table" if self.byte_table else "windowed")
@@ -140,7 +165,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         return self.tokenizer is not None and self.client is not None and self.client.responsive
 
     def describe(self):
-        return {"max_model_len": self.max_model_len}
+        return {"max_model_len": self.max_model_len, "generation_defaults": self.generation_defaults.describe()}
 
     def stats(self):
         if self.client is None:
@@ -152,8 +177,20 @@ class ContinuousBatchingLLMNode(TextGenerator):
         if not self.is_ready():
             raise NotReady(f"The model '{self.context.servable}' is still loading; retry shortly.")
 
-    def encode(self, text, add_special_tokens):
-        return self.tokenizer.encode(text, add_special_tokens=add_special_tokens).input_ids.data[0].tolist()
+    @staticmethod
+    def _encode_piece(tokenizer, text, add_special_tokens):
+        return tokenizer.encode(text, add_special_tokens=add_special_tokens).input_ids.data[0].tolist()
+
+    def encode(self, text, add_special_tokens, param="messages"):
+        """All the tokens of a text, even where the tokenizer would cut it."""
+        if self.max_prompt_chars and len(text) > self.max_prompt_chars:
+            # No token covers more characters than the longest in the vocabulary: refused before tokenizing, which
+            # holds the HTTP worker's loop and the GIL (0.65 s for 15 MB, 7.5 s when encoded whole in pieces).
+            raise InvalidRequest(f"This model's maximum context length is {self.max_model_len} tokens; a prompt of "
+                                 f"{len(text)} characters is longer than any {self.max_model_len} tokens.",
+                                 param=param, code="context_length_exceeded")
+        return encode_whole(lambda piece, special: self._encode_piece(self.tokenizer, piece, special),
+                            text, add_special_tokens, self.tokenizer_cut, param)
 
     def decode(self, ids):
         return self.tokenizer.decode(ids, skip_special_tokens=True)
@@ -161,6 +198,10 @@ class ContinuousBatchingLLMNode(TextGenerator):
     def render_chat(self, chat_input):
         messages = list(chat_input.messages)
         variables = dict(chat_input.template_kwargs)
+        reserved = sorted(RESERVED_TEMPLATE_VARIABLES & variables.keys())
+        if reserved:  # a processor node's input: the protocol layer already refuses these
+            raise InvalidRequest(f"'{reserved[0]}' is a variable the server gives the chat template itself.",
+                                 param=f"chat_template_kwargs.{reserved[0]}", code="invalid_value")
         if chat_input.tools:
             variables["tools"] = [dict(tool) for tool in chat_input.tools]
             if not self.template.mentions("tools"):
@@ -185,6 +226,8 @@ class ContinuousBatchingLLMNode(TextGenerator):
         """(prompt text, output handler, structured output) for a chat request."""
         prompt = self.render_chat(chat_input)
         choice = chat_input.tool_choice
+        for index, tool in enumerate(chat_input.tools):
+            check_schema(tool["function"].get("parameters", {}), f"tools[{index}].function.parameters", self.schema_limits)
         if chat_input.tools and choice not in ("none", "auto"):
             name = None if choice == "required" else choice
             schema = json.dumps(forced_call_schema(chat_input.tools, name))
@@ -204,7 +247,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
             prompt_ids = self._known_ids(completion_input.prompt_ids, "prompt")
             echo_text = self.decode(prompt_ids) if completion_input.echo else None
         else:
-            prompt_ids = self.encode(completion_input.prompt, add_special_tokens=True)
+            prompt_ids = self.encode(completion_input.prompt, add_special_tokens=True, param="prompt")
             echo_text = completion_input.prompt if completion_input.echo else None
         return self._generate(prompt_ids, completion_input.params, echo_text=echo_text, prompt_param="prompt")
 
@@ -226,7 +269,9 @@ class ContinuousBatchingLLMNode(TextGenerator):
                 f"This model's maximum context length is {self.max_model_len} tokens; the prompt alone is {prompt_tokens} tokens.",
                 param=prompt_param, code="context_length_exceeded")
         if requested is None:
-            return min(room, self.max_tokens_limit) if self.max_tokens_limit else room
+            # The servable's default is a cap, not a request: cut to the room left, never refused.
+            caps = (room, self.max_tokens_limit, self.generation_defaults.max_tokens)
+            return min(cap for cap in caps if cap)
         if self.max_tokens_limit and requested > self.max_tokens_limit:
             raise InvalidRequest(f"{max_param} is {requested}; this model allows at most {self.max_tokens_limit}.",
                                  param=max_param, code="max_tokens_exceeded")
@@ -237,10 +282,9 @@ class ContinuousBatchingLLMNode(TextGenerator):
                 f"Reduce the prompt or {max_param}.", param=max_param, code="context_length_exceeded")
         return requested
 
-    def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None, prompt_param="messages"):
-        if not prompt_ids:
-            raise InvalidRequest("The prompt is empty (0 tokens); send some text.", param=prompt_param, code="invalid_value")
-        max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens, prompt_param, params.max_tokens_param)
+    def _check_choices(self, params, max_new_tokens, temperature_given):
+        """Refuse what the engine can't do with these effective settings."""
+        temperature = f"temperature {params.temperature}" + ("" if temperature_given else " (this model's default)")
         if params.min_tokens > max_new_tokens:
             raise InvalidRequest(f"min_tokens ({params.min_tokens}) can't exceed max_tokens ({max_new_tokens}).",
                                  param="min_tokens", code="invalid_value")
@@ -248,14 +292,30 @@ class ContinuousBatchingLLMNode(TextGenerator):
             raise InvalidRequest(f"n is {params.n}; this model allows at most {self.options['max_n']}.", param="n")
         if self.options["prompt_lookup"] and params.n > 1 and params.temperature > 0:
             # The engine's prompt lookup draws one sequence per request (GenerationConfig.validate refuses more).
-            raise InvalidRequest(f"n is {params.n} with temperature {params.temperature}; this model runs prompt-lookup "
+            raise InvalidRequest(f"n is {params.n} with {temperature}; this model runs prompt-lookup "
                                  "decoding, which samples one choice per request. Use n=1, or temperature 0.", param="n")
+        if params.logprobs and params.top_logprobs and params.temperature > 0:
+            # The engine reports the sampled token's log-probability only; it is the most likely token only when greedy.
+            name = params.top_logprobs_param
+            raise InvalidRequest(f"{name} {params.top_logprobs} asks for the most likely token, which this server knows "
+                                 f"only in greedy decoding, and this request samples ({temperature}). Set temperature 0, "
+                                 f"or {name} 0 for the sampled tokens' own log-probabilities.",
+                                 param=name, code="unsupported_value")
+
+    def _generate(self, prompt_ids, params, output=None, structured_output=None, echo_text=None, prompt_param="messages"):
+        if not prompt_ids:
+            raise InvalidRequest("The prompt is empty (0 tokens); send some text.", param=prompt_param, code="invalid_value")
+        max_new_tokens = self._max_new_tokens(len(prompt_ids), params.max_tokens, prompt_param, params.max_tokens_param)
+        # Resolved once: from here on every sampling field is the request's, else this servable's default.
+        effective = self.generation_defaults.resolve(params)
+        self._check_choices(effective, max_new_tokens, temperature_given=params.temperature is not None)
+        params, sampled = effective, effective.temperature > 0
         fields = {
             "max_new_tokens": max_new_tokens,
             "min_new_tokens": params.min_tokens,
             "ignore_eos": params.ignore_eos,
             # Greedy choices are identical: generate one and copy it (OpenAI's n at temperature 0).
-            "num_return_sequences": params.n if params.temperature > 0 else 1,
+            "num_return_sequences": params.n if sampled else 1,
             "presence_penalty": params.presence_penalty,
             "frequency_penalty": params.frequency_penalty,
             "repetition_penalty": params.repetition_penalty,
@@ -263,7 +323,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
         }
         if params.logprobs:
             fields["logprobs"] = max(1, params.top_logprobs)
-        if params.temperature > 0:
+        if sampled:
             # An unseeded request gets a fresh seed: the engine's default seed is a constant.
             fields.update(do_sample=True, temperature=params.temperature,
                           top_p=params.top_p, top_k=params.top_k if params.top_k > 0 else 2**31 - 1, min_p=params.min_p,
@@ -271,13 +331,15 @@ class ContinuousBatchingLLMNode(TextGenerator):
                           rng_seed=params.seed % 2**64 if params.seed is not None else random.getrandbits(31))
         else:
             fields["do_sample"] = False
+        if params.structured_output and params.structured_output[1] is not None:
+            check_schema(json.loads(params.structured_output[1]), "response_format.json_schema.schema", self.schema_limits)
         payload = {"prompt_ids": prompt_ids, "generation": fields,
                    "structured_output": structured_output or params.structured_output}
         stream = self.client.submit(payload, timeout=self.options.get("request_timeout_seconds"))
         settings = ChoiceSettings(self.new_detokenizer, params.stop, params.include_stop_str_in_output,
                                   params.stop_token_ids, self.token_text if params.logprobs else None,
                                   output or PlainOutput)
-        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text, copies=params.temperature == 0)
+        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text, copies=not sampled)
 
     def token_text(self, token_id):
         """(text, bytes) of one token, for logprobs; special tokens have no bytes."""
@@ -295,7 +357,7 @@ class ContinuousBatchingLLMNode(TextGenerator):
 
     def tokenize_text(self, text, add_special_tokens=True):
         self._require_ready()
-        return self.encode(text, add_special_tokens=add_special_tokens)
+        return self.encode(text, add_special_tokens=add_special_tokens, param="prompt")
 
     def detokenize(self, ids):
         self._require_ready()

@@ -6,7 +6,7 @@ PORT ?= 8000
 CONFIG ?= config.json
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-test serve test unit e2e bench clean
+.PHONY: install install-test serve lint test unit e2e bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ install-test: $(VENV)/.installed-test
 serve: install
 	$(VENV)/bin/ovserve serve --config $(CONFIG) --port $(PORT)
 
-test: install-test
+# Lint and format check first (seconds), then the whole suite.
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install-test lint
 	$(PY) -m pytest -q -ra
 
 unit: install-test

@@ -26,8 +26,10 @@ from urllib.parse import urlsplit
 
 from metrics import percentile
 
-WORDS = ("cat dog house river mountain city music light window garden paper stone cloud market train "
-         "coffee winter summer forest ocean bridge engine story teacher doctor").split()
+WORDS = (
+    "cat dog house river mountain city music light window garden paper stone cloud market train "
+    "coffee winter summer forest ocean bridge engine story teacher doctor"
+).split()
 
 
 def sentences(count, seed=0):
@@ -47,8 +49,12 @@ def server_side(url, model, concurrency, texts):
                     break
                 text = queue.pop()
             started = time.monotonic()
-            connection.request("POST", "/v3/embeddings", json.dumps({"model": model, "input": text}),
-                               {"Content-Type": "application/json"})
+            connection.request(
+                "POST",
+                "/v3/embeddings",
+                json.dumps({"model": model, "input": text}),
+                {"Content-Type": "application/json"},
+            )
             response = connection.getresponse()
             response.read()
             (latencies if response.status == 200 else errors).append(time.monotonic() - started)
@@ -70,9 +76,16 @@ def server_side(url, model, concurrency, texts):
         thread.join()
     wall = time.monotonic() - started
     time.sleep(1.1)  # engine counters arrive every second
-    return {"side": "server", "concurrency": concurrency, "requests": len(texts), "errors": len(errors),
-            "requests_per_s": round(len(latencies) / wall, 1), "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 1), "inferences": batches() - before}
+    return {
+        "side": "server",
+        "concurrency": concurrency,
+        "requests": len(texts),
+        "errors": len(errors),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "inferences": batches() - before,
+    }
 
 
 def raw_side(folder, texts):
@@ -88,12 +101,16 @@ def raw_side(folder, texts):
     one_by_one = time.monotonic() - started
     started = time.monotonic()
     for start in range(0, len(texts), 32):
-        pipeline.embed_documents(texts[start:start + 32])
+        pipeline.embed_documents(texts[start : start + 32])
     batched = time.monotonic() - started
     threaded = _threads_one_per_call(folder, config, texts, threads=2)
-    return {"side": "raw", "requests": len(texts), "one_per_call_texts_per_s": round(len(texts) / one_by_one, 1),
-            "two_threads_one_per_call_texts_per_s": round(len(texts) / threaded, 1),
-            "batches_of_32_texts_per_s": round(len(texts) / batched, 1)}
+    return {
+        "side": "raw",
+        "requests": len(texts),
+        "one_per_call_texts_per_s": round(len(texts) / one_by_one, 1),
+        "two_threads_one_per_call_texts_per_s": round(len(texts) / threaded, 1),
+        "batches_of_32_texts_per_s": round(len(texts) / batched, 1),
+    }
 
 
 def _threads_one_per_call(folder, config, texts, threads):

@@ -42,6 +42,7 @@ from benchmarks.common import chosen, default_model_path, log  # noqa: E402
 from ovserve.bench import metrics  # noqa: E402
 from ovserve.bench.report import environment, fmt  # noqa: E402
 from ovserve.bench.target import resolve_raw_target  # noqa: E402
+from ovserve.nodes.llm.messages import GenerationRequest, GenerationSettings  # noqa: E402
 
 # Our own paragraph (~300 tokens with SmolLM2's tokenizer): plain prose, nothing the model knows by heart.
 PARAGRAPH = (
@@ -70,13 +71,14 @@ def with_typos(text, rate, seed):
     for index, word in enumerate(words):
         if len(word) > 4 and word.isalpha() and rng.random() < rate:
             at = rng.randrange(1, len(word) - 2)
-            words[index] = word[:at] + word[at + 1] + word[at] + word[at + 2:]
+            words[index] = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
     return " ".join(words)
 
 
 TASKS = {
     "repeat": "Repeat the following text exactly, without any comment:\n\n" + PARAGRAPH,
-    "fix typos": "Fix the typos in this text and give back the whole corrected text:\n\n" + with_typos(PARAGRAPH, 0.15, 6),
+    "fix typos": "Fix the typos in this text and give back the whole corrected text:\n\n"
+    + with_typos(PARAGRAPH, 0.15, 6),
     "free writing": FREE_WRITING,
 }
 QUICK = {"repeats": 1, "requests": 1, "max_tokens": 48}
@@ -86,6 +88,7 @@ ASSUMED_BATCH_TOK_S = 110.0  # 8 streams
 
 
 # --- the child: one engine, every task, one request at a time --------------------------------------
+
 
 def run_task(engine, keys, prompt_ids, count, concurrency, max_tokens):
     """`count` greedy requests of one prompt through the engine's own submit/step, `concurrency` at a time
@@ -97,10 +100,16 @@ def run_task(engine, keys, prompt_ids, count, concurrency, max_tokens):
     while pending or live:
         while pending and len(live) < concurrency:
             key = next(keys)
-            records[key] = {"send": time.perf_counter(), "chunks": [], "end": None, "tokens": 0, "ids": [],
-                            "steps": 0, "error": None}
-            engine.submit(key, {"prompt_ids": prompt_ids, "structured_output": None,
-                                "generation": {"max_new_tokens": max_tokens, "do_sample": False}})
+            records[key] = {
+                "send": time.perf_counter(),
+                "chunks": [],
+                "end": None,
+                "tokens": 0,
+                "ids": [],
+                "steps": 0,
+                "error": None,
+            }
+            engine.submit(key, GenerationRequest(tuple(prompt_ids), GenerationSettings(max_new_tokens=max_tokens)))
             live.add(key)
             pending -= 1
         updates = engine.step()
@@ -111,7 +120,7 @@ def run_task(engine, keys, prompt_ids, count, concurrency, max_tokens):
             record = records.get(key)
             if record is None:
                 continue
-            new_ids = [token for _, ids, _, _ in update["sequences"] for token in ids]
+            new_ids = [token for _, ids, _, _ in update.sequences for token in ids]
             if new_ids:
                 record["chunks"].append(now)
                 record["tokens"] += len(new_ids)
@@ -134,24 +143,35 @@ def child(spec_path):
     for name, text in spec["tasks"].items():
         prompt_ids = encode(text)
         concurrency = spec["concurrency"]
-        requests, wall = run_task(engine, keys, prompt_ids, spec["requests"] * concurrency, concurrency, spec["max_tokens"])
+        requests, wall = run_task(
+            engine, keys, prompt_ids, spec["requests"] * concurrency, concurrency, spec["max_tokens"]
+        )
         results[name] = {"prompt_tokens": len(prompt_ids), "requests": requests, "wall_time_s": wall}
     Path(spec["out"]).write_text(json.dumps({"tasks": results, "load_time_s": load_time}))
     return 0
 
 
 def run_child(spec, workdir, index):
-    spec_path, out_path, log_path = (Path(workdir) / f"run-{index}{suffix}" for suffix in (".json", "-out.json", ".log"))
+    spec_path, out_path, log_path = (
+        Path(workdir) / f"run-{index}{suffix}" for suffix in (".json", "-out.json", ".log")
+    )
     spec_path.write_text(json.dumps(dict(spec, out=str(out_path))))
     with open(log_path, "wb") as child_log:
-        code = subprocess.call([sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
-                               stdout=child_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        code = subprocess.call(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+            stdout=child_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     if code != 0 or not out_path.exists():
-        raise SystemExit(f"run {index} failed (exit code {code}); its log:\n{log_path.read_text(errors='replace')[-3000:]}")
+        raise SystemExit(
+            f"run {index} failed (exit code {code}); its log:\n{log_path.read_text(errors='replace')[-3000:]}"
+        )
     return json.loads(out_path.read_text())
 
 
 # --- the report --------------------------------------------------------------------------------------
+
 
 def run_summary(task):
     """One run's numbers for one task: output tokens/s over the task's wall time, medians of the rest."""
@@ -172,44 +192,63 @@ def summarize(pairs, task_names):
         off = [run_summary(pair["off"]["tasks"][name]) for pair in pairs]
         on = [run_summary(pair["on"]["tasks"][name]) for pair in pairs]
         speedups = [metrics.ratio(b["tok_s"], a["tok_s"]) for a, b in zip(off, on)]
-        rows.append({
-            "task": name,
-            "prompt_tokens": pairs[0]["off"]["tasks"][name]["prompt_tokens"],
-            "output_tokens": metrics.median([s["tokens"] for s in off]),
-            "off_tok_s": metrics.median([s["tok_s"] for s in off]),
-            "off_range": metrics.spread([s["tok_s"] for s in off]),
-            "on_tok_s": metrics.median([s["tok_s"] for s in on]),
-            "on_range": metrics.spread([s["tok_s"] for s in on]),
-            "speedup": metrics.median(speedups),
-            "speedup_range": metrics.spread(speedups),
-            "tokens_per_step": metrics.median([s["tokens_per_step"] for s in on]),
-            "ttft_off_ms": metrics.median([s["ttft_s"] * 1000 for s in off]),
-            "ttft_on_ms": metrics.median([s["ttft_s"] * 1000 for s in on]),
-            "same_output": all(a["ids"] == b["ids"] for a, b in zip(off, on)),
-        })
+        rows.append(
+            {
+                "task": name,
+                "prompt_tokens": pairs[0]["off"]["tasks"][name]["prompt_tokens"],
+                "output_tokens": metrics.median([s["tokens"] for s in off]),
+                "off_tok_s": metrics.median([s["tok_s"] for s in off]),
+                "off_range": metrics.spread([s["tok_s"] for s in off]),
+                "on_tok_s": metrics.median([s["tok_s"] for s in on]),
+                "on_range": metrics.spread([s["tok_s"] for s in on]),
+                "speedup": metrics.median(speedups),
+                "speedup_range": metrics.spread(speedups),
+                "tokens_per_step": metrics.median([s["tokens_per_step"] for s in on]),
+                "ttft_off_ms": metrics.median([s["ttft_s"] * 1000 for s in off]),
+                "ttft_on_ms": metrics.median([s["ttft_s"] * 1000 for s in on]),
+                "same_output": all(a["ids"] == b["ids"] for a, b in zip(off, on)),
+            }
+        )
     return rows
 
 
 def markdown(rows):
-    titles = ["task", "prompt tok", "output tok", "tok/s off", "tok/s on", "speed-up (min–max)",
-              "tokens/step on", "TTFT ms off / on", "same output"]
+    titles = [
+        "task",
+        "prompt tok",
+        "output tok",
+        "tok/s off",
+        "tok/s on",
+        "speed-up (min–max)",
+        "tokens/step on",
+        "TTFT ms off / on",
+        "same output",
+    ]
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for row in rows:
-        cells = [row["task"], str(row["prompt_tokens"]), fmt(row["output_tokens"], 0),
-                 f"{fmt(row['off_tok_s'])} ({fmt(row['off_range'][0])}–{fmt(row['off_range'][1])})",
-                 f"{fmt(row['on_tok_s'])} ({fmt(row['on_range'][0])}–{fmt(row['on_range'][1])})",
-                 f"{fmt(row['speedup'], 2)}× ({fmt(row['speedup_range'][0], 2)}–{fmt(row['speedup_range'][1], 2)})",
-                 fmt(row["tokens_per_step"], 2), f"{fmt(row['ttft_off_ms'], 0)} / {fmt(row['ttft_on_ms'], 0)}",
-                 "yes" if row["same_output"] else "no"]
+        cells = [
+            row["task"],
+            str(row["prompt_tokens"]),
+            fmt(row["output_tokens"], 0),
+            f"{fmt(row['off_tok_s'])} ({fmt(row['off_range'][0])}–{fmt(row['off_range'][1])})",
+            f"{fmt(row['on_tok_s'])} ({fmt(row['on_range'][0])}–{fmt(row['on_range'][1])})",
+            f"{fmt(row['speedup'], 2)}× ({fmt(row['speedup_range'][0], 2)}–{fmt(row['speedup_range'][1], 2)})",
+            fmt(row["tokens_per_step"], 2),
+            f"{fmt(row['ttft_off_ms'], 0)} / {fmt(row['ttft_on_ms'], 0)}",
+            "yes" if row["same_output"] else "no",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=default_model_path(),
-                        help="a GGUF file or IR folder (node defaults), or a graph.json / config.json whose LLM node to use "
-                             "(default: the default servable's GGUF)")
+    parser.add_argument(
+        "--model",
+        default=default_model_path(),
+        help="a GGUF file or IR folder (node defaults), or a graph.json / config.json whose LLM node to use "
+        "(default: the default servable's GGUF)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="off/on pairs, alternated (default 3)")
     parser.add_argument("--requests", type=int, default=2, help="requests per task and run, per stream (default 2)")
     parser.add_argument("--concurrency", type=int, default=1, help="streams at once, each task on its own (default 1)")
@@ -242,10 +281,14 @@ def main(argv=None):
         looked_up["max_ngram_size"] = args.max_ngram_size
     tasks = {name: TASKS[name] for name in names}
     tok_s = ASSUMED_TOK_S if args.concurrency == 1 else ASSUMED_BATCH_TOK_S
-    estimate = 2 * args.repeats * (ASSUMED_LOAD_S + len(tasks) * args.requests * args.concurrency * args.max_tokens / tok_s)
-    log(f"{args.repeats} off/on pairs × {len(tasks)} tasks × {args.requests * args.concurrency} requests of up to "
+    estimate = (
+        2 * args.repeats * (ASSUMED_LOAD_S + len(tasks) * args.requests * args.concurrency * args.max_tokens / tok_s)
+    )
+    log(
+        f"{args.repeats} off/on pairs × {len(tasks)} tasks × {args.requests * args.concurrency} requests of up to "
         f"{args.max_tokens} tokens at concurrency {args.concurrency}: "
-        f"at most ~{estimate / 60:.0f} min on a quiet machine (less: prompt lookup and EOS shorten it)")
+        f"at most ~{estimate / 60:.0f} min on a quiet machine (less: prompt lookup and EOS shorten it)"
+    )
 
     started = time.perf_counter()
     pairs = []
@@ -253,26 +296,40 @@ def main(argv=None):
         index = itertools.count()
         for repeat in range(args.repeats):
             pair = {}
-            for side in (("off", "on") if repeat % 2 == 0 else ("on", "off")):
+            for side in ("off", "on") if repeat % 2 == 0 else ("on", "off"):
                 options = looked_up if side == "on" else base
-                spec = {"engine": options, "tasks": tasks, "max_tokens": args.max_tokens, "requests": args.requests,
-                        "concurrency": args.concurrency}
+                spec = {
+                    "engine": options,
+                    "tasks": tasks,
+                    "max_tokens": args.max_tokens,
+                    "requests": args.requests,
+                    "concurrency": args.concurrency,
+                }
                 pair[side] = run_child(spec, workdir, next(index))
-                shown = ", ".join(f"{name} {fmt(run_summary(task)['tok_s'])}" for name, task in pair[side]["tasks"].items())
-                log(f"[pair {repeat + 1}/{args.repeats}] prompt lookup {side}: {shown} tok/s "
-                    f"({(time.perf_counter() - started) / 60:.1f} min so far)")
+                shown = ", ".join(
+                    f"{name} {fmt(run_summary(task)['tok_s'])}" for name, task in pair[side]["tasks"].items()
+                )
+                log(
+                    f"[pair {repeat + 1}/{args.repeats}] prompt lookup {side}: {shown} tok/s "
+                    f"({(time.perf_counter() - started) / 60:.1f} min so far)"
+                )
             pairs.append(pair)
     rows = summarize(pairs, names)
     env = environment()
     if args.json:
-        Path(args.json).write_text(json.dumps({"environment": env, "args": vars(args), "engine_on": looked_up,
-                                               "rows": rows, "pairs": pairs}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"environment": env, "args": vars(args), "engine_on": looked_up, "rows": rows, "pairs": pairs}, indent=1
+            )
+        )
     streams = "Single stream" if args.concurrency == 1 else f"{args.concurrency} streams (closed loop)"
-    print(f"{streams}, greedy, up to {args.max_tokens} tokens or EOS, {args.requests * args.concurrency} requests per task and run, "
-          f"{args.repeats} alternated off/on pairs; prompt lookup with num_assistant_tokens="
-          f"{looked_up['num_assistant_tokens']}, max_ngram_size={looked_up['max_ngram_size']}. openvino-genai "
-          f"{env['openvino_genai']}, git {env['git']}, load average at the end {env['load_average']}, "
-          f"{(time.perf_counter() - started) / 60:.1f} min.\n")
+    print(
+        f"{streams}, greedy, up to {args.max_tokens} tokens or EOS, {args.requests * args.concurrency} requests per task and run, "
+        f"{args.repeats} alternated off/on pairs; prompt lookup with num_assistant_tokens="
+        f"{looked_up['num_assistant_tokens']}, max_ngram_size={looked_up['max_ngram_size']}. openvino-genai "
+        f"{env['openvino_genai']}, git {env['git']}, load average at the end {env['load_average']}, "
+        f"{(time.perf_counter() - started) / 60:.1f} min.\n"
+    )
     print(markdown(rows))
     return 0
 

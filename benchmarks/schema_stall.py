@@ -36,7 +36,10 @@ def attacks():
     yield "object 300 deep", nested_objects(300)
     yield "array 800 deep", nested_arrays(800)
     yield "50,000 enum values", {"enum": [f"v{i}" for i in range(50000)]}
-    yield "2,000 optional properties", {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(2000)}}
+    yield (
+        "2,000 optional properties",
+        {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(2000)}},
+    )
     yield "type 5", {"type": 5}
     yield "bad regex", {"type": "string", "pattern": "("}
 
@@ -45,22 +48,35 @@ def allowed(round_number):
     """Schemas at the default bounds, made new each round (a compiled grammar is cached by its text)."""
     tag = f"r{round_number}"
     yield "object 32 deep", nested_objects(31, tag)
-    yield "128 optional properties", {"type": "object", "properties": {f"{tag}p{i}": {"type": "string"} for i in range(128)}}
+    yield (
+        "128 optional properties",
+        {"type": "object", "properties": {f"{tag}p{i}": {"type": "string"} for i in range(128)}},
+    )
     yield "2,048 enum values", {"enum": [f"{tag}v{i}" for i in range(2048)]}
     yield "minLength 256", {"type": "object", "properties": {tag: {"type": "string", "minLength": 256}}}
 
 
 def post(url, model, schema, max_tokens=4):
-    body = {"model": model, "messages": [{"role": "user", "content": "Describe a city."}], "max_tokens": max_tokens,
-            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Describe a city."}],
+        "max_tokens": max_tokens,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
     started = time.monotonic()
     response = requests.post(f"{url}/v3/chat/completions", json=body, timeout=300)
     return response.status_code, time.monotonic() - started
 
 
 def stream_gaps(url, model, marks, stop):
-    body = {"model": model, "messages": [{"role": "user", "content": "Tell a very long story."}], "stream": True,
-            "max_tokens": 4000, "ignore_eos": True, "temperature": 0}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Tell a very long story."}],
+        "stream": True,
+        "max_tokens": 4000,
+        "ignore_eos": True,
+        "temperature": 0,
+    }
     last = None
     with requests.post(f"{url}/v3/chat/completions", json=body, stream=True, timeout=300) as response:
         for line in response.iter_lines():

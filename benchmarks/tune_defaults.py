@@ -63,8 +63,19 @@ CANDIDATES = {
 }
 # kv_u8 and dq_32 are left out of the default set: OpenVINO 2026.4's CPU plugin already defaults to
 # them (core.get_property("CPU", ...) says u8 and 32), so they only re-measure the baseline.
-DEFAULT_CANDIDATES = ("kv_f16", "kv_u4", "batched_128", "batched_512", "batched_1024", "no_split_fuse",
-                      "no_prefix_cache", "threads_1", "dq_0", "dq_64", "dq_128")
+DEFAULT_CANDIDATES = (
+    "kv_f16",
+    "kv_u4",
+    "batched_128",
+    "batched_512",
+    "batched_1024",
+    "no_split_fuse",
+    "no_prefix_cache",
+    "threads_1",
+    "dq_0",
+    "dq_64",
+    "dq_128",
+)
 QUICK = {"candidates": "kv_f16,batched_128", "repeats": 1, "concurrency": "4", "requests": 8, "max_tokens": 16}
 
 ASSUMED_TOK_S = {1: 46.0, 8: 112.0, 32: 155.0}  # raw engine, quiet, on the slower project machine (performance.md)
@@ -77,6 +88,7 @@ def baseline_options(model):
 
 
 # --- one run, in a child process -------------------------------------------------------------------
+
 
 def candidate_options(baseline, change):
     """The baseline with one change; plugin_config is merged key by key."""
@@ -101,16 +113,26 @@ def describe(change):
 
 def one_run(options, prompts, warmup_prompts, args, concurrency, workdir):
     """One run in a fresh child; {"metrics": ...} or {"error": ...}."""
-    spec = {"engine": options, "prompts": prompts, "warmup_prompts": warmup_prompts, "max_tokens": args.max_tokens,
-            "ignore_eos": True, "concurrency": concurrency}
+    spec = {
+        "engine": options,
+        "prompts": prompts,
+        "warmup_prompts": warmup_prompts,
+        "max_tokens": args.max_tokens,
+        "ignore_eos": True,
+        "concurrency": concurrency,
+    }
     try:
         result = run_raw(spec, workdir)
     except RawFailed as failure:
         return {"error": str(failure)[-600:]}
-    return {"metrics": metrics.summarize(result["records"], result["wall_time_s"]), "load_time_s": result["load_time_s"]}
+    return {
+        "metrics": metrics.summarize(result["records"], result["wall_time_s"]),
+        "load_time_s": result["load_time_s"],
+    }
 
 
 # --- the schedule and the statistics ------------------------------------------------------------------
+
 
 def schedule(candidates, repeats):
     """[(name, repeat)]: B c1 B c2 ... B cK B per repeat, candidates reversed every other repeat; one baseline
@@ -170,54 +192,91 @@ def summarize(runs, candidates):
         tok_s = [m["output_tokens_per_s"] for m in ok]
         low, high = metrics.spread(tok_s)
         own = ratios.get(name, [])
-        rows.append({
-            "name": name,
-            "change": "current defaults" if name == "baseline" else describe(CANDIDATES[name]),
-            "runs": len(mine),
-            "failed": len(mine) - len(ok) + sum(m["errors"] for m in ok),
-            "tok_s_median": metrics.median(tok_s),
-            "tok_s_min": low,
-            "tok_s_max": high,
-            "ratio_median": metrics.median(own),
-            "ratio_min": min(own) if own else None,
-            "ratio_max": max(own) if own else None,
-            "ttft_p50_ms": None if not ok else metrics.median([m["ttft_p50_s"] * 1000 for m in ok if m["ttft_p50_s"] is not None]),
-            "verdict": ("noise band ±" + fmt(noise * 100, 1) + "%" if noise is not None else "–")
-            if name == "baseline" else verdict(own, noise),
-            "error": next((run["result"]["error"] for run in mine if "error" in run["result"]), None),
-        })
+        rows.append(
+            {
+                "name": name,
+                "change": "current defaults" if name == "baseline" else describe(CANDIDATES[name]),
+                "runs": len(mine),
+                "failed": len(mine) - len(ok) + sum(m["errors"] for m in ok),
+                "tok_s_median": metrics.median(tok_s),
+                "tok_s_min": low,
+                "tok_s_max": high,
+                "ratio_median": metrics.median(own),
+                "ratio_min": min(own) if own else None,
+                "ratio_max": max(own) if own else None,
+                "ttft_p50_ms": None
+                if not ok
+                else metrics.median([m["ttft_p50_s"] * 1000 for m in ok if m["ttft_p50_s"] is not None]),
+                "verdict": ("noise band ±" + fmt(noise * 100, 1) + "%" if noise is not None else "–")
+                if name == "baseline"
+                else verdict(own, noise),
+                "error": next((run["result"]["error"] for run in mine if "error" in run["result"]), None),
+            }
+        )
     return rows, noise
 
 
 def markdown(rows, concurrency):
-    titles = ["candidate", "change", "runs", "tok/s median", "tok/s min–max", "ratio to baseline (median)",
-              "ratio min–max", "TTFT p50 ms", "verdict"]
+    titles = [
+        "candidate",
+        "change",
+        "runs",
+        "tok/s median",
+        "tok/s min–max",
+        "ratio to baseline (median)",
+        "ratio min–max",
+        "TTFT p50 ms",
+        "verdict",
+    ]
     lines = [f"Concurrency {concurrency}:", "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for row in rows:
-        ratio = "1.00×" if row["name"] == "baseline" and row["ratio_median"] is None else fmt(row["ratio_median"], 2) + "×"
-        cells = [row["name"], row["change"], str(row["runs"]) + (f" ({row['failed']} failed)" if row["failed"] else ""),
-                 fmt(row["tok_s_median"]), f"{fmt(row['tok_s_min'])}–{fmt(row['tok_s_max'])}", ratio,
-                 f"{fmt(row['ratio_min'], 2)}–{fmt(row['ratio_max'], 2)}", fmt(row["ttft_p50_ms"], 0), row["verdict"]]
+        ratio = (
+            "1.00×" if row["name"] == "baseline" and row["ratio_median"] is None else fmt(row["ratio_median"], 2) + "×"
+        )
+        cells = [
+            row["name"],
+            row["change"],
+            str(row["runs"]) + (f" ({row['failed']} failed)" if row["failed"] else ""),
+            fmt(row["tok_s_median"]),
+            f"{fmt(row['tok_s_min'])}–{fmt(row['tok_s_max'])}",
+            ratio,
+            f"{fmt(row['ratio_min'], 2)}–{fmt(row['ratio_max'], 2)}",
+            fmt(row["ttft_p50_ms"], 0),
+            row["verdict"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 # --- main --------------------------------------------------------------------------------------------
 
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES),
-                        help=f"comma-separated names (see --list); default: {','.join(DEFAULT_CANDIDATES)}")
-    parser.add_argument("--concurrency", default="32", help="comma-separated stream counts, each measured on its own (e.g. 32 or 1,32)")
+    parser.add_argument(
+        "--candidates",
+        default=",".join(DEFAULT_CANDIDATES),
+        help=f"comma-separated names (see --list); default: {','.join(DEFAULT_CANDIDATES)}",
+    )
+    parser.add_argument(
+        "--concurrency", default="32", help="comma-separated stream counts, each measured on its own (e.g. 32 or 1,32)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="pairs per candidate (default 3)")
     parser.add_argument("--requests", type=int, help="measured requests per run (default: C, at least 8)")
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up requests per run, not counted (the engine warms up too)")
-    parser.add_argument("--model", default=default_model_path(),
-                        help="a GGUF file or IR folder (node defaults), or a graph.json / config.json whose LLM node is the baseline "
-                             "(default: the default servable's GGUF)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="warm-up requests per run, not counted (the engine warms up too)"
+    )
+    parser.add_argument(
+        "--model",
+        default=default_model_path(),
+        help="a GGUF file or IR folder (node defaults), or a graph.json / config.json whose LLM node is the baseline "
+        "(default: the default servable's GGUF)",
+    )
     parser.add_argument("--seed", default="0", help="prompt seed")
-    parser.add_argument("--quick", action="store_true", help="check the script: 2 candidates, 1 repeat, C=4, 8 short requests")
+    parser.add_argument(
+        "--quick", action="store_true", help="check the script: 2 candidates, 1 repeat, C=4, 8 short requests"
+    )
     parser.add_argument("--json", metavar="OUT", help="write every run and the summary here")
     parser.add_argument("--list", action="store_true", help="print the known candidates and exit")
     args = parser.parse_args(argv)
@@ -254,12 +313,19 @@ def main(argv=None):
     order = schedule(candidates, args.repeats)
     total_runs = len(order) * len(concurrencies)
     estimate = estimate_seconds(concurrencies, candidates, args.repeats, requests_for, args.max_tokens)
-    log(f"{len(candidates)} candidates × {args.repeats} repeats, alternated with the baseline, at concurrency "
+    log(
+        f"{len(candidates)} candidates × {args.repeats} repeats, alternated with the baseline, at concurrency "
         f"{args.concurrency}: {total_runs} runs, estimated {estimate / 60:.0f} min on a quiet machine (assumes "
-        f"{ASSUMED_LOAD_S:.0f} s per child and {', '.join(f'{v:.0f} tok/s at C={c}' for c, v in ASSUMED_TOK_S.items())})")
+        f"{ASSUMED_LOAD_S:.0f} s per child and {', '.join(f'{v:.0f} tok/s at C={c}' for c, v in ASSUMED_TOK_S.items())})"
+    )
 
-    report = {"environment": environment(), "model": args.model, "baseline": baseline, "args": vars(args),
-              "concurrency": {}}
+    report = {
+        "environment": environment(),
+        "model": args.model,
+        "baseline": baseline,
+        "args": vars(args),
+        "concurrency": {},
+    }
     tables = []
     started = time.perf_counter()
     completed = 0
@@ -273,14 +339,26 @@ def main(argv=None):
                 options = baseline if name == "baseline" else candidate_options(baseline, CANDIDATES[name])
                 began = time.perf_counter()
                 result = one_run(options, prompts, warmup, args, concurrency, workdir)
-                runs.append({"name": name, "repeat": repeat, "options": options, "result": result,
-                             "seconds": time.perf_counter() - began})
+                runs.append(
+                    {
+                        "name": name,
+                        "repeat": repeat,
+                        "options": options,
+                        "result": result,
+                        "seconds": time.perf_counter() - began,
+                    }
+                )
                 completed += 1
                 done = time.perf_counter() - started
-                shown = (fmt(result["metrics"]["output_tokens_per_s"]) + " tok/s" if "metrics" in result
-                         else "FAILED " + result["error"][-300:])
-                log(f"[C={concurrency} {position}/{len(order)}] {name}: {shown} ({runs[-1]['seconds']:.0f} s; "
-                    f"{done / 60:.1f} min so far, ~{(total_runs - completed) * done / completed / 60:.0f} min left)")
+                shown = (
+                    fmt(result["metrics"]["output_tokens_per_s"]) + " tok/s"
+                    if "metrics" in result
+                    else "FAILED " + result["error"][-300:]
+                )
+                log(
+                    f"[C={concurrency} {position}/{len(order)}] {name}: {shown} ({runs[-1]['seconds']:.0f} s; "
+                    f"{done / 60:.1f} min so far, ~{(total_runs - completed) * done / completed / 60:.0f} min left)"
+                )
             rows, noise = summarize(runs, candidates)
             report["concurrency"][str(concurrency)] = {"runs": runs, "rows": rows, "noise": noise}
             tables.append(markdown(rows, concurrency))
@@ -290,10 +368,12 @@ def main(argv=None):
     shown_baseline = {key: baseline[key] for key in SCHEDULER_KEYS}
     if baseline["plugin_config"]:
         shown_baseline["plugin_config"] = baseline["plugin_config"]
-    print(f"Workload: C requests per run (at least 8) of ~90-token chat prompts, {args.max_tokens} output tokens "
-          f"(ignore_eos, greedy), closed loop, {args.repeats} repeats alternated with the baseline. Baseline: the node's "
-          f"defaults ({describe(shown_baseline)}). openvino-genai {env['openvino_genai']}, git {env['git']}, "
-          f"load average at start {env['load_average']}, {(time.perf_counter() - started) / 60:.1f} min.\n")
+    print(
+        f"Workload: C requests per run (at least 8) of ~90-token chat prompts, {args.max_tokens} output tokens "
+        f"(ignore_eos, greedy), closed loop, {args.repeats} repeats alternated with the baseline. Baseline: the node's "
+        f"defaults ({describe(shown_baseline)}). openvino-genai {env['openvino_genai']}, git {env['git']}, "
+        f"load average at start {env['load_average']}, {(time.perf_counter() - started) / 60:.1f} min.\n"
+    )
     print("\n\n".join(tables))
     return 0
 

@@ -6,11 +6,13 @@ import sys
 
 from ovserve import __version__
 from ovserve.bench.cli import add_bench_command
+from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.prepare.commands import add_commands
 from ovserve.server.plan import ConnectionLimits
 
 
 def _serve(args):
+    from ovserve.config.loader import default_config_file
     from ovserve.errors import ConfigError
     from ovserve.server.supervisor import Supervisor
 
@@ -20,14 +22,24 @@ def _serve(args):
         except OSError as exc:
             print(f"ovserve: can't read --api-key-file {args.api_key_file}: {exc.strerror}", file=sys.stderr)
             return 2
-    supervisor = Supervisor(args.config, args.host, args.port, workers=args.workers, log_level=args.log_level,
-                            graceful_timeout=args.graceful_timeout, max_body_bytes=args.max_body_bytes,
-                            drain_seconds=args.drain_seconds, watchdog_seconds=args.watchdog_seconds,
-                            api_key_file=args.api_key_file, cors_origins=args.cors_origins,
-                            follow_up_window_ms=args.follow_up_window_ms,
-                            client_write_timeout_seconds=args.client_write_timeout_seconds,
-                            connection_limits=ConnectionLimits(args.worker_connections, args.header_timeout_seconds,
-                                                               args.body_timeout_seconds))
+    supervisor = Supervisor(
+        args.config or default_config_file(),
+        args.host,
+        args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        graceful_timeout=args.graceful_timeout,
+        max_body_bytes=args.max_body_bytes,
+        drain_seconds=args.drain_seconds,
+        watchdog_seconds=args.watchdog_seconds,
+        api_key_file=args.api_key_file,
+        cors_origins=args.cors_origins,
+        follow_up_window_ms=args.follow_up_window_ms,
+        client_write_timeout_seconds=args.client_write_timeout_seconds,
+        connection_limits=ConnectionLimits(
+            args.worker_connections, args.header_timeout_seconds, args.body_timeout_seconds
+        ),
+    )
     try:
         return supervisor.run()
     except ConfigError as error:
@@ -37,14 +49,26 @@ def _serve(args):
 
 def add_connection_limits(serve):
     defaults = ConnectionLimits()
-    serve.add_argument("--worker-connections", type=_positive_int, default=defaults.worker_connections,
-                       help="connections each HTTP worker serves at once; more wait to be accepted (default: %(default)s)")
-    serve.add_argument("--header-timeout-seconds", type=_positive_int, default=defaults.header_timeout_seconds,
-                       help="close a connection that has not sent a request's headers within this long (also how "
-                       "long an idle keep-alive connection stays open; default: %(default)s)")
-    serve.add_argument("--body-timeout-seconds", type=_positive_float, default=defaults.body_timeout_seconds,
-                       help="answer 408 and close the connection when a request's body has not all arrived this "
-                       "long after its headers (default: %(default)s)")
+    serve.add_argument(
+        "--worker-connections",
+        type=_positive_int,
+        default=defaults.worker_connections,
+        help="connections each HTTP worker serves at once; more wait to be accepted (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--header-timeout-seconds",
+        type=_positive_int,
+        default=defaults.header_timeout_seconds,
+        help="close a connection that has not sent a request's headers within this long (also how "
+        "long an idle keep-alive connection stays open; default: %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout-seconds",
+        type=_positive_float,
+        default=defaults.body_timeout_seconds,
+        help="answer 408 and close the connection when a request's body has not all arrived this "
+        "long after its headers (default: %(default)s)",
+    )
 
 
 def _positive_int(text):
@@ -67,25 +91,48 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="start the server")
-    serve.add_argument("--config", default="config.json", help="server config file (default: ./config.json)")
+    serve.add_argument(
+        "--config", default=None, help="server config file, JSON or YAML (default: ./config.json, else ./config.yaml)"
+    )
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes (engines are shared by all)")
     serve.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
-    serve.add_argument("--drain-seconds", type=float, default=1.0,
-                       help="on SIGTERM, seconds readiness reports 503 before the listener closes")
-    serve.add_argument("--watchdog-seconds", type=float, default=30.0,
-                       help="restart an engine whose loop has not turned for this long")
-    serve.add_argument("--follow-up-window-ms", type=float, default=50.0,
-                       help="longest an engine holds its next step for requests that clients send as soon as "
-                       "one ends, when it has seen them do so (0: never hold)")
-    serve.add_argument("--client-write-timeout-seconds", type=float, default=30.0,
-                       help="drop a streaming client that reads nothing for this long once its socket buffers "
-                       "are full, and cancel its generation (0: never)")
-    serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=1.0,
+        help="on SIGTERM, seconds readiness reports 503 before the listener closes",
+    )
+    serve.add_argument(
+        "--watchdog-seconds", type=float, default=30.0, help="restart an engine whose loop has not turned for this long"
+    )
+    serve.add_argument(
+        "--follow-up-window-ms",
+        type=float,
+        default=50.0,
+        help="longest an engine holds its next step for requests that clients send as soon as "
+        "one ends, when it has seen them do so (0: never hold)",
+    )
+    serve.add_argument(
+        "--client-write-timeout-seconds",
+        type=float,
+        default=30.0,
+        help="drop a streaming client that reads nothing for this long once its socket buffers "
+        "are full, and cancel its generation (0: never)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"largest request body (default {DEFAULT_MAX_BODY_BYTES}; 413 above it)",
+    )
     add_connection_limits(serve)
-    serve.add_argument("--api-key-file", help="require one of these keys (one per line) on every route but "
-                       "/v2/health/live, /v2/health/ready and /metrics; OVSERVE_API_KEY adds one")
+    serve.add_argument(
+        "--api-key-file",
+        help="require one of these keys (one per line) on every route but "
+        "/v2/health/live, /v2/health/ready and /metrics; OVSERVE_API_KEY adds one",
+    )
     serve.add_argument("--cors-origins", nargs="*", default=(), help="origins allowed by CORS ('*' for any)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
@@ -96,8 +143,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s [ovserve] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s [ovserve] %(levelname)s %(message)s",
+    )
     return args.run(args)
 
 

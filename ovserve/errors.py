@@ -5,6 +5,8 @@ status and OpenAI's error object in one place (`ovserve.http.errors`). Code belo
 raises these and never builds a response itself.
 """
 
+from typing import Optional
+
 
 class OvserveError(Exception):
     """Base of every error a client may see."""
@@ -12,7 +14,7 @@ class OvserveError(Exception):
     status = 500
     error_type = "internal_error"
 
-    def __init__(self, message, *, param=None, code=None):
+    def __init__(self, message: str, *, param: Optional[str] = None, code: Optional[str] = None):
         super().__init__(message)
         self.message = message
         self.param = param
@@ -83,7 +85,7 @@ class EngineFailure(OvserveError):
 class ConfigError(Exception):
     """A configuration file is invalid. Raised at load time; stops start-up."""
 
-    def __init__(self, file, json_path, problem, fix=None):
+    def __init__(self, file, json_path: Optional[str], problem: str, fix: Optional[str] = None):
         self.file = str(file)
         self.json_path = json_path
         self.problem = problem

@@ -64,6 +64,21 @@ Every path written in these files (`base_path`, `graph_path`, `plugin_paths`, `m
 
 Absolute paths are used as they are.
 
+## JSON or YAML
+
+Every file here may be written in YAML instead (`config.yaml`, `graph.yaml`; `.yml` too), with
+comments, validated by the same schemas: a servable whose folder holds only `graph.yaml` needs no
+`graph_path`, and `ovserve serve` without `--config` reads `config.json`, else `config.yaml`. An error
+in a YAML file names its line as well as the JSON path; a key given twice is an error, not a silent
+override.
+
+```yaml
+# config.yaml
+servables:
+  - name: my-model
+    base_path: servables/my-model   # holds graph.yaml
+```
+
 ## Errors
 
 A configuration error names the file, the JSON path inside it, the problem and, where there is one,
@@ -195,8 +210,9 @@ def plugin_node_types(folder=PLUGIN_FOLDER):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         for name, cls in getattr(module, "NODE_TYPES", {}).items():
-            found.append((name, cls, f"Example plugin [`{path.relative_to(REPO)}`](../{path.relative_to(REPO)})",
-                          module.__doc__))
+            found.append(
+                (name, cls, f"Example plugin [`{path.relative_to(REPO)}`](../{path.relative_to(REPO)})", module.__doc__)
+            )
     return found
 
 
@@ -234,10 +250,16 @@ def example_errors():
 
     # The built-in types as setup.cfg declares them (not as the installed metadata may still say).
     builtins = builtin_node_types()
-    node_types = NodeTypes({name: cls for name, cls, _, _ in builtins}, {name: origin for name, _, origin, _ in builtins})
+    node_types = NodeTypes(
+        {name: cls for name, cls, _, _ in builtins}, {name: origin for name, _, origin, _ in builtins}
+    )
 
-    graph = {"nodes": [{"name": "llm", "type": "llm_continuous_batching",
-                        "options": {"models_path": "../../models/my-model.gguf"}}], "output": "llm"}
+    graph = {
+        "nodes": [
+            {"name": "llm", "type": "llm_continuous_batching", "options": {"models_path": "../../models/my-model.gguf"}}
+        ],
+        "output": "llm",
+    }
     mistakes = [
         ("servables/my-model", {"cache_sise": 2}, None),  # a misspelt option
         ("servable/my-model", {}, None),  # a base_path that does not exist
@@ -289,10 +311,19 @@ def main(argv=None):
     if args.check:
         if current == text:
             return 0
-        diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "docs/config-reference.md (current)",
-                                    "docs/config-reference.md (generated)", lineterm="", n=1)
+        diff = difflib.unified_diff(
+            current.splitlines(),
+            text.splitlines(),
+            "docs/config-reference.md (current)",
+            "docs/config-reference.md (generated)",
+            lineterm="",
+            n=1,
+        )
         print("\n".join(list(diff)[:60]), file=sys.stderr)
-        print(f"{OUTPUT.relative_to(REPO)} is stale: run `.venv/bin/python tools/gen_config_reference.py`", file=sys.stderr)
+        print(
+            f"{OUTPUT.relative_to(REPO)} is stale: run `.venv/bin/python tools/gen_config_reference.py`",
+            file=sys.stderr,
+        )
         return 1
     if current != text:
         OUTPUT.parent.mkdir(parents=True, exist_ok=True)

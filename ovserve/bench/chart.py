@@ -9,8 +9,11 @@ here only, with the Agg backend, so the command works without a display.
 import math
 
 SIDE_COLOURS = {"server": "#1f6fb4", "raw": "#e07b1a"}
-RATIO_SERIES = (("output_tokens_per_s", "tok/s", "#2a9d4b"), ("ttft_p50_s", "TTFT p50", "#b03a8c"),
-                ("itl_p50_s", "ITL p50", "#5a5ad0"))
+RATIO_SERIES = (
+    ("output_tokens_per_s", "tok/s", "#2a9d4b"),
+    ("ttft_p50_s", "TTFT p50", "#b03a8c"),
+    ("itl_p50_s", "ITL p50", "#5a5ad0"),
+)
 WIDE_RANGE = 30  # a latency axis goes logarithmic when its max/min exceeds this
 MIN_RATIO_SPAN = 0.2  # the ratio axis shows at least 0.8-1.2, so noise doesn't look like a trend
 
@@ -54,8 +57,9 @@ def _percentile_panel(axis, summaries, sides, xs, name, title):
     for side in sides:
         for q, style, marker, face in ((50, "-", "o", SIDE_COLOURS[side]), (99, "--", "^", "white")):
             values = _series(summaries, side, f"{name}_p{q}_s", 1000)
-            axis.plot(xs, values, style, marker=marker, markerfacecolor=face, color=SIDE_COLOURS[side],
-                      label=f"{side} p{q}")
+            axis.plot(
+                xs, values, style, marker=marker, markerfacecolor=face, color=SIDE_COLOURS[side], label=f"{side} p{q}"
+            )
             plotted += values
     _y_axis_for(axis, plotted)
     axis.set_title(title)
@@ -65,10 +69,17 @@ def _percentile_panel(axis, summaries, sides, xs, name, title):
 
 def _throughput_panel(axis, summaries, sides, xs):
     for side in sides:
-        axis.plot(xs, _series(summaries, side, "output_tokens_per_s"), "-", marker="o", color=SIDE_COLOURS[side],
-                  label=side)
-        axis.fill_between(xs, _series(summaries, side, "tok_s_min"), _series(summaries, side, "tok_s_max"),
-                          color=SIDE_COLOURS[side], alpha=0.15, linewidth=0)
+        axis.plot(
+            xs, _series(summaries, side, "output_tokens_per_s"), "-", marker="o", color=SIDE_COLOURS[side], label=side
+        )
+        axis.fill_between(
+            xs,
+            _series(summaries, side, "tok_s_min"),
+            _series(summaries, side, "tok_s_max"),
+            color=SIDE_COLOURS[side],
+            alpha=0.15,
+            linewidth=0,
+        )
     axis.set_ylim(bottom=0)
     axis.set_title("Output throughput (higher is better)")
     axis.set_ylabel("tokens / s")

@@ -26,53 +26,87 @@ class UsageError(ValueError):
 
 def add_bench_command(commands):
     parser = commands.add_parser(
-        "bench", help="measure throughput and latency of an OpenAI-compatible server (and of the raw engine)",
+        "bench",
+        help="measure throughput and latency of an OpenAI-compatible server (and of the raw engine)",
         description="Stream chat completions to an OpenAI-compatible server at several load levels and report "
-                    "throughput, TTFT, TPOT, ITL and E2E latency as vLLM's benchmark_serving defines them; "
-                    "optionally run the same workload on the bare engine (--raw) and report server/raw ratios.")
+        "throughput, TTFT, TPOT, ITL and E2E latency as vLLM's benchmark_serving defines them; "
+        "optionally run the same workload on the bare engine (--raw) and report server/raw ratios.",
+    )
     target = parser.add_argument_group("server")
     target.add_argument("--url", default="http://127.0.0.1:8000/v3", help="the API base URL (…/v3 or …/v1)")
     target.add_argument("--model", metavar="NAME", help="model name (default: the first of GET {url}/models)")
-    target.add_argument("--api-key", metavar="KEY", default=os.environ.get("OPENAI_API_KEY"),
-                        help="sent as 'Authorization: Bearer KEY' (default: $OPENAI_API_KEY)")
-    target.add_argument("--serve", metavar="CONFIG", help="start `ovserve serve --config CONFIG` on a free port "
-                        "for the benchmark, instead of using --url")
-    target.add_argument("--serve-args", metavar="ARGS", default="",
-                        help="more arguments for that server, e.g. '--workers 2'")
-    target.add_argument("--ready-timeout", metavar="S", type=float, default=240,
-                        help="seconds --serve may take to be ready")
+    target.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=os.environ.get("OPENAI_API_KEY"),
+        help="sent as 'Authorization: Bearer KEY' (default: $OPENAI_API_KEY)",
+    )
+    target.add_argument(
+        "--serve",
+        metavar="CONFIG",
+        help="start `ovserve serve --config CONFIG` on a free port for the benchmark, instead of using --url",
+    )
+    target.add_argument(
+        "--serve-args", metavar="ARGS", default="", help="more arguments for that server, e.g. '--workers 2'"
+    )
+    target.add_argument(
+        "--ready-timeout", metavar="S", type=float, default=240, help="seconds --serve may take to be ready"
+    )
 
     load = parser.add_argument_group("load")
     levels = load.add_mutually_exclusive_group()
-    levels.add_argument("--concurrency", metavar="LIST",
-                        help="closed loop: comma-separated numbers of streams (default: 1,8,32)")
-    levels.add_argument("--request-rate", metavar="LIST", help="open loop: comma-separated requests/s with "
-                        "Poisson arrivals; 'inf' sends every request at once")
-    load.add_argument("--requests", "--num-prompts", dest="requests", metavar="N", type=int,
-                      help=f"requests per run (default: max(3·C, 8) in a closed loop, "
-                           f"{DEFAULT_RATE_REQUESTS} at a request rate)")
-    load.add_argument("--warmup", metavar="N", type=int, default=4,
-                      help="uncounted warm-up requests before each run (default 4)")
-    load.add_argument("--repeats", metavar="N", type=int,
-                      help="runs per level and side (default: 2 with --raw, else 1)")
+    levels.add_argument(
+        "--concurrency", metavar="LIST", help="closed loop: comma-separated numbers of streams (default: 1,8,32)"
+    )
+    levels.add_argument(
+        "--request-rate",
+        metavar="LIST",
+        help="open loop: comma-separated requests/s with Poisson arrivals; 'inf' sends every request at once",
+    )
+    load.add_argument(
+        "--requests",
+        "--num-prompts",
+        dest="requests",
+        metavar="N",
+        type=int,
+        help=f"requests per run (default: max(3·C, 8) in a closed loop, {DEFAULT_RATE_REQUESTS} at a request rate)",
+    )
+    load.add_argument(
+        "--warmup", metavar="N", type=int, default=4, help="uncounted warm-up requests before each run (default 4)"
+    )
+    load.add_argument(
+        "--repeats", metavar="N", type=int, help="runs per level and side (default: 2 with --raw, else 1)"
+    )
     length = load.add_mutually_exclusive_group()
-    length.add_argument("--input-words", metavar="N", type=int,
-                        help=f"words per prompt (default {DEFAULT_INPUT_WORDS})")
-    length.add_argument("--input-tokens", metavar="N", type=int,
-                        help="about this many prompt tokens before the chat template")
+    length.add_argument(
+        "--input-words", metavar="N", type=int, help=f"words per prompt (default {DEFAULT_INPUT_WORDS})"
+    )
+    length.add_argument(
+        "--input-tokens", metavar="N", type=int, help="about this many prompt tokens before the chat template"
+    )
     load.add_argument("--max-tokens", metavar="N", type=int, default=64, help="output tokens per request (default 64)")
-    load.add_argument("--ignore-eos", action=argparse.BooleanOptionalAction, default=True,
-                      help="send ignore_eos: true so every answer has --max-tokens tokens (default: on; "
-                           "--no-ignore-eos for servers that reject unknown fields)")
+    load.add_argument(
+        "--ignore-eos",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send ignore_eos: true so every answer has --max-tokens tokens (default: on; "
+        "--no-ignore-eos for servers that reject unknown fields)",
+    )
     load.add_argument("--seed", default="ovserve", help="seed of the prompts and arrival times")
-    load.add_argument("--timeout", metavar="S", type=float, default=client.REQUEST_TIMEOUT_S,
-                      help="seconds per request")
+    load.add_argument(
+        "--timeout", metavar="S", type=float, default=client.REQUEST_TIMEOUT_S, help="seconds per request"
+    )
 
     engine = parser.add_argument_group("raw engine")
-    engine.add_argument("--raw", nargs="?", const="", metavar="CONFIG_OR_MODEL",
-                        help="also run the workload on ContinuousBatchingPipeline directly, alternating with the "
-                             "server: a server config (its LLM servable), a graph.json, a GGUF file or an IR folder "
-                             f"(default: the --serve config, else ./{DEFAULT_CONFIG})")
+    engine.add_argument(
+        "--raw",
+        nargs="?",
+        const="",
+        metavar="CONFIG_OR_MODEL",
+        help="also run the workload on ContinuousBatchingPipeline directly, alternating with the "
+        "server: a server config (its LLM servable), a graph.json, a GGUF file or an IR folder "
+        f"(default: the --serve config, else ./{DEFAULT_CONFIG})",
+    )
     engine.add_argument("--raw-only", action="store_true", help="run the raw side only (no server)")
 
     output = parser.add_argument_group("output")
@@ -135,8 +169,8 @@ def _chart_path(args):
 
 
 def run_bench(args):
-    from ovserve.server.launcher import ServerFailed
     from ovserve.bench.raw import RawFailed
+    from ovserve.server.launcher import ServerFailed
 
     try:
         return _bench(args)
@@ -168,8 +202,9 @@ def _bench(args):
     repeats = args.repeats or (2 if target and not args.raw_only else 1)
     if repeats < 1 or (args.requests is not None and args.requests < 1) or args.warmup < 0:
         raise UsageError("--repeats and --requests must be at least 1, --warmup at least 0")
-    plan = Plan(levels, sides, workload, repeats=repeats, requests=args.requests, warmup=args.warmup,
-                timeout_s=args.timeout)
+    plan = Plan(
+        levels, sides, workload, repeats=repeats, requests=args.requests, warmup=args.warmup, timeout_s=args.timeout
+    )
     server = None
     try:
         if "server" in sides:
@@ -204,15 +239,24 @@ def _report(args, plan, target, runs):
     title = f"ovserve bench: {model}"
     print(report.format_report(summaries, health, title=title))
     if args.json:
-        environment = {**report.environment(), "url": plan.endpoint.url if plan.endpoint else None, "model": plan.model,
-                       "raw_target": target.description if target else None,
-                       "engine_options": target.engine_options if target else None}
+        environment = {
+            **report.environment(),
+            "url": plan.endpoint.url if plan.endpoint else None,
+            "model": plan.model,
+            "raw_target": target.description if target else None,
+            "engine_options": target.engine_options if target else None,
+        }
         settings = {key: value for key, value in vars(args).items() if key != "run"}
         if settings["api_key"]:
             settings["api_key"] = REDACTED
-        document = {"command": _redacted(sys.argv), "settings": settings,
-                    "environment": environment, "summary": summaries, "health": health,
-                    "runs": [report.run_for_json(run) for run in runs]}
+        document = {
+            "command": _redacted(sys.argv),
+            "settings": settings,
+            "environment": environment,
+            "summary": summaries,
+            "health": health,
+            "runs": [report.run_for_json(run) for run in runs],
+        }
         report.write_json(args.json, document)
         _log(f"wrote {args.json}")
     chart = _chart_path(args)
@@ -222,7 +266,10 @@ def _report(args, plan, target, runs):
         try:
             write_chart(chart, summaries, plan.sides, title, _subtitle(plan, summaries))
         except ImportError:
-            print("ovserve bench: can't draw the chart: matplotlib is not installed (pip install 'ovserve[bench]')", file=sys.stderr)
+            print(
+                "ovserve bench: can't draw the chart: matplotlib is not installed (pip install 'ovserve[bench]')",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
         _log(f"wrote {chart}")
     measured = any(summary["completed"] for entry in summaries for summary in entry["sides"].values())
@@ -244,9 +291,15 @@ def _redacted(argv):
 
 
 def _subtitle(plan, summaries):
-    prompt_tokens = [summary["prompt_tokens_mean"] for entry in summaries for summary in entry["sides"].values()
-                     if summary["prompt_tokens_mean"]]
+    prompt_tokens = [
+        summary["prompt_tokens_mean"]
+        for entry in summaries
+        for summary in entry["sides"].values()
+        if summary["prompt_tokens_mean"]
+    ]
     prompt = f"~{sum(prompt_tokens) / len(prompt_tokens):.0f}" if prompt_tokens else f"{plan.workload.input_words}-word"
     where = plan.endpoint.url if plan.endpoint else "raw engine only"
-    return (f"{where} · {prompt} prompt tokens, {plan.workload.max_tokens} output tokens · "
-            f"{plan.repeats} run(s) per level and side, medians")
+    return (
+        f"{where} · {prompt} prompt tokens, {plan.workload.max_tokens} output tokens · "
+        f"{plan.repeats} run(s) per level and side, medians"
+    )

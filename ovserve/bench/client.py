@@ -138,16 +138,25 @@ def chat_request_bytes(endpoint, model, prompt, max_tokens, ignore_eos=True):
         fields["ignore_eos"] = True  # not OpenAI's, but vLLM's and ovserve's: every answer gets max_tokens
     body = json.dumps(fields).encode("utf-8")
     extra = "".join(f"{name}: {value}\r\n" for name, value in endpoint.headers().items())
-    head = (f"POST {endpoint.prefix}/chat/completions HTTP/1.1\r\n"
-            f"Host: {endpoint.host}:{endpoint.port}\r\n"
-            "Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: ovserve-bench\r\n"
-            f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"POST {endpoint.prefix}/chat/completions HTTP/1.1\r\n"
+        f"Host: {endpoint.host}:{endpoint.port}\r\n"
+        "Content-Type: application/json\r\nAccept: text/event-stream\r\nUser-Agent: ovserve-bench\r\n"
+        f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     return head.encode("latin-1") + body
 
 
 def new_record():
-    return {"send": time.perf_counter(), "chunks": [], "end": None, "tokens": None, "prompt_tokens": None,
-            "usage": None, "error": None}
+    return {
+        "send": time.perf_counter(),
+        "chunks": [],
+        "end": None,
+        "tokens": None,
+        "prompt_tokens": None,
+        "usage": None,
+        "error": None,
+    }
 
 
 async def stream_chat(endpoint, model, prompt, max_tokens, ignore_eos=True, timeout=REQUEST_TIMEOUT_S):
@@ -156,7 +165,8 @@ async def stream_chat(endpoint, model, prompt, max_tokens, ignore_eos=True, time
 
     async def exchange():
         reader, writer = await asyncio.open_connection(
-            endpoint.host, endpoint.port, ssl=ssl.create_default_context() if endpoint.tls else None)
+            endpoint.host, endpoint.port, ssl=ssl.create_default_context() if endpoint.tls else None
+        )
         try:
             writer.write(chat_request_bytes(endpoint, model, prompt, max_tokens, ignore_eos))
             await writer.drain()

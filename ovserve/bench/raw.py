@@ -25,12 +25,15 @@ import sys
 import time
 from pathlib import Path
 
+from ovserve.nodes.llm.messages import GenerationRequest, GenerationSettings
+
 
 class RawFailed(RuntimeError):
     """The raw child exited with an error; the message carries its log's tail."""
 
 
 # --- parent side ----------------------------------------------------------------------------------
+
 
 def run_raw(spec, workdir):
     """Run one raw run (see `child_main` for the spec) in a child process; return its result dict."""
@@ -40,8 +43,12 @@ def run_raw(spec, workdir):
     out_path.unlink(missing_ok=True)
     spec_path.write_text(json.dumps(dict(spec, out=str(out_path))))
     with open(log_path, "wb") as child_log:
-        code = subprocess.call([sys.executable, "-m", "ovserve.bench.raw", str(spec_path)],
-                               stdout=child_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        code = subprocess.call(
+            [sys.executable, "-m", "ovserve.bench.raw", str(spec_path)],
+            stdout=child_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     if code != 0 or not out_path.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RawFailed(f"the raw engine child failed (exit code {code}); its log:\n{tail}")
@@ -49,6 +56,7 @@ def run_raw(spec, workdir):
 
 
 # --- child side -----------------------------------------------------------------------------------
+
 
 def step_loop(engine, prompt_ids, generation, keys, concurrency=None, offsets=None):
     """Run every prompt through the engine, closed loop (`concurrency`) or at `offsets` (s).
@@ -70,9 +78,16 @@ def step_loop(engine, prompt_ids, generation, keys, concurrency=None, offsets=No
         while pending and due(now):
             index, key = pending.popleft(), next(keys)
             send = now if offsets is None else start + offsets[index]
-            records[index] = {"send": send, "chunks": [], "end": None, "tokens": 0, "usage": True,
-                              "prompt_tokens": len(prompt_ids[index]), "error": None}
-            engine.submit(key, {"prompt_ids": prompt_ids[index], "generation": generation})
+            records[index] = {
+                "send": send,
+                "chunks": [],
+                "end": None,
+                "tokens": 0,
+                "usage": True,
+                "prompt_tokens": len(prompt_ids[index]),
+                "error": None,
+            }
+            engine.submit(key, GenerationRequest(tuple(prompt_ids[index]), generation))
             live[key] = index
         if not live:  # open loop, idle until the next arrival
             time.sleep(max(0.0, start + offsets[pending[0]] - time.perf_counter()))
@@ -81,13 +96,13 @@ def step_loop(engine, prompt_ids, generation, keys, concurrency=None, offsets=No
         now = time.perf_counter()
         for key, update, done in updates:
             record = records[live[key]]
-            new_tokens = sum(len(ids) for _, ids, _, _ in update["sequences"])
+            new_tokens = sum(len(ids) for _, ids, _, _ in update.sequences)
             if new_tokens:
                 record["chunks"].append(now)
                 record["tokens"] += new_tokens
             if done:
-                if update["status"] != "finished":
-                    record["error"] = f"generation status {update['status']}"
+                if update.status != "finished":
+                    record["error"] = f"generation status {update.status}"
                 record["end"] = now
                 del live[key]
     return records, start, time.perf_counter() - start
@@ -131,14 +146,19 @@ def child_main(spec_path):
     engine, encode, load_time = load_engine(spec["engine"])
 
     # What the LLM node asks of the engine for a greedy (temperature 0) request.
-    generation = {"max_new_tokens": spec["max_tokens"], "ignore_eos": spec["ignore_eos"], "do_sample": False,
-                  "num_return_sequences": 1}
+    generation = GenerationSettings(max_new_tokens=spec["max_tokens"], ignore_eos=spec["ignore_eos"])
     keys = itertools.count()
     if spec["warmup_prompts"]:
         warmup = [encode(prompt) for prompt in spec["warmup_prompts"]]
         step_loop(engine, warmup, generation, keys, concurrency=len(warmup))
-    records, start, wall = step_loop(engine, [encode(prompt) for prompt in spec["prompts"]], generation, keys,
-                                     concurrency=spec.get("concurrency"), offsets=spec.get("offsets"))
+    records, start, wall = step_loop(
+        engine,
+        [encode(prompt) for prompt in spec["prompts"]],
+        generation,
+        keys,
+        concurrency=spec.get("concurrency"),
+        offsets=spec.get("offsets"),
+    )
     result = {"records": rebase(records, start), "wall_time_s": wall, "load_time_s": load_time}
     Path(spec["out"]).write_text(json.dumps(result))
     return 0

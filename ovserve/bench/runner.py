@@ -63,8 +63,9 @@ class Benchmark:
                 warmup = self.plan.workload.prompts(self.plan.warmup, level.label, repeat, "warmup")
                 offsets = None
                 if level.kind == "rate":
-                    offsets = schedule.poisson_offsets(count, level.value,
-                                                       f"{self.plan.workload.seed}-arrivals-{level.label}-{repeat}")
+                    offsets = schedule.poisson_offsets(
+                        count, level.value, f"{self.plan.workload.seed}-arrivals-{level.label}-{repeat}"
+                    )
                 for side in self.plan.sides:
                     runs.append(self._one_run(side, level, repeat, prompts, warmup, offsets))
         return runs
@@ -82,8 +83,13 @@ class Benchmark:
         return run
 
     def _raw_run(self, level, prompts, warmup, offsets):
-        spec = {"engine": self.plan.engine_options, "prompts": prompts, "warmup_prompts": warmup,
-                "max_tokens": self.plan.workload.max_tokens, "ignore_eos": self.plan.workload.ignore_eos}
+        spec = {
+            "engine": self.plan.engine_options,
+            "prompts": prompts,
+            "warmup_prompts": warmup,
+            "max_tokens": self.plan.workload.max_tokens,
+            "ignore_eos": self.plan.workload.ignore_eos,
+        }
         if offsets is None:
             spec["concurrency"] = int(level.value)
         else:
@@ -117,12 +123,15 @@ class Benchmark:
 
 def sender(plan, on_done=None):
     """`send(prompt)`: one streaming chat request to the plan's server, then `on_done()`."""
+
     async def send(prompt):
-        record = await client.stream_chat(plan.endpoint, plan.model, prompt, plan.workload.max_tokens,
-                                          plan.workload.ignore_eos, plan.timeout_s)
+        record = await client.stream_chat(
+            plan.endpoint, plan.model, prompt, plan.workload.max_tokens, plan.workload.ignore_eos, plan.timeout_s
+        )
         if on_done:
             on_done()
         return record
+
     return send
 
 
@@ -134,8 +143,10 @@ def describe_run(label, run):
         return "–" if found[key] is None else f"{found[key] * 1000:.1f} ms"
 
     tok_s = "–" if found["output_tokens_per_s"] is None else f"{found['output_tokens_per_s']:.1f}"
-    line = (f"{label}: {tok_s} tok/s, {found['completed']}/{found['requests']} completed, TTFT p50 {ms('ttft_p50_s')}, "
-            f"ITL p50 {ms('itl_p50_s')}")
+    line = (
+        f"{label}: {tok_s} tok/s, {found['completed']}/{found['requests']} completed, TTFT p50 {ms('ttft_p50_s')}, "
+        f"ITL p50 {ms('itl_p50_s')}"
+    )
     errors = [record["error"] for record in run["records"] if record["error"]]
     if errors:
         line += f"; {len(errors)} failed, first: {errors[0][:200]}"

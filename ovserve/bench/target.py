@@ -20,7 +20,7 @@ from ovserve.config.loader import load_graph_file, load_server_config
 from ovserve.config.validation import compile_validator, validate_document
 from ovserve.errors import ConfigError
 from ovserve.graph.node import NodeContext
-from ovserve.nodes.llm.model_files import IR_FILES, is_gguf
+from ovserve.nodes.model_files import LLM_IR_FILES, is_gguf
 
 LLM_NODE_TYPE = "llm_continuous_batching"
 GRAPH_FILE = "graph.json"
@@ -49,8 +49,9 @@ def _engine_options(servable, graph_file, graph):
         if entry.get("type") != LLM_NODE_TYPE:
             continue
         options = entry.get("options", {})
-        validate_document(compile_validator(cls.options_schema), options, graph_file,
-                          prefix=("nodes", index, "options"))
+        validate_document(
+            compile_validator(cls.options_schema), options, graph_file, prefix=("nodes", index, "options")
+        )
         node = cls(options, NodeContext(servable, entry["name"], Path(graph_file), f"$.nodes[{index}].options"))
         return node.engine_spec().options
     return None
@@ -101,7 +102,7 @@ def resolve_raw_target(argument, model=None):
         if is_gguf(path):
             return _from_model(path)
         if path.is_dir():
-            if all((path / name).is_file() for name in IR_FILES):
+            if all((path / name).is_file() for name in LLM_IR_FILES):
                 return _from_model(path)
             if (path / GRAPH_FILE).is_file():
                 return _from_graph(path / GRAPH_FILE)

@@ -73,8 +73,12 @@ def _map_lines(node, json_path, lines, path):
         for key, value in node.value:
             name = key.value
             if name in seen:
-                raise ConfigError(path, f"{json_path}.{name}", f"the key '{name}' is given twice (line "
-                                  f"{key.start_mark.line + 1})", "keep one of them")
+                raise ConfigError(
+                    path,
+                    f"{json_path}.{name}",
+                    f"the key '{name}' is given twice (line {key.start_mark.line + 1})",
+                    "keep one of them",
+                )
             seen.add(name)
             _map_lines(value, f"{json_path}.{name}", lines, path)
             lines[f"{json_path}.{name}"] = key.start_mark.line + 1

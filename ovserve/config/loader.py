@@ -14,6 +14,7 @@ from ovserve.errors import ConfigError
 
 DEFAULT_PLUGIN_FOLDER = "plugins"
 DEFAULT_GRAPH_FILES = ("graph.json", "graph.yaml", "graph.yml")
+DEFAULT_CONFIG_FILES = ("config.json", "config.yaml", "config.yml")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,18 @@ def _plugin_folders(document, file):
         if folder.is_dir():
             folders.append(folder)
         elif explicit:
-            raise ConfigError(file, f"$.plugin_paths[{index}]", f"'{value}' resolves to {folder}, which is not a folder")
+            raise ConfigError(
+                file, f"$.plugin_paths[{index}]", f"'{value}' resolves to {folder}, which is not a folder"
+            )
     return tuple(folders)
+
+
+def default_config_file(folder="."):
+    """config.json, or config.yaml / config.yml when only that one is in `folder` (the --config default)."""
+    for name in DEFAULT_CONFIG_FILES:
+        if (Path(folder) / name).is_file():
+            return name
+    return DEFAULT_CONFIG_FILES[0]
 
 
 def _default_graph_file(base):
@@ -74,16 +85,30 @@ def load_server_config(path):
         json_path = f"$.servables[{index}]"
         name = entry["name"]
         if name in seen:
-            raise ConfigError(file, f"{json_path}.name", f"'{name}' is already used by $.servables[{seen[name]}]",
-                              "give every servable a unique name")
+            raise ConfigError(
+                file,
+                f"{json_path}.name",
+                f"'{name}' is already used by $.servables[{seen[name]}]",
+                "give every servable a unique name",
+            )
         seen[name] = index
         base = _resolve(entry["base_path"], file.parent, file, f"{json_path}.base_path")
         if not base.is_dir():
-            raise ConfigError(file, f"{json_path}.base_path", f"'{entry['base_path']}' resolves to {base}, which is not a folder",
-                              "relative paths resolve against the config file's folder")
-        graph_file = _resolve(entry.get("graph_path") or _default_graph_file(base), base, file, f"{json_path}.graph_path")
+            raise ConfigError(
+                file,
+                f"{json_path}.base_path",
+                f"'{entry['base_path']}' resolves to {base}, which is not a folder",
+                "relative paths resolve against the config file's folder",
+            )
+        graph_file = _resolve(
+            entry.get("graph_path") or _default_graph_file(base), base, file, f"{json_path}.graph_path"
+        )
         if not graph_file.is_file():
-            raise ConfigError(file, f"{json_path}.graph_path", f"no graph file at {graph_file}",
-                              "create it, or set graph_path to the graph file's name")
+            raise ConfigError(
+                file,
+                f"{json_path}.graph_path",
+                f"no graph file at {graph_file}",
+                "create it, or set graph_path to the graph file's name",
+            )
         servables.append(ServableSpec(name, graph_file, load_graph_file(graph_file, name), json_path))
     return ServerConfig(file, tuple(servables), _plugin_folders(document, file))

@@ -42,7 +42,7 @@ def resolve_path(value, relative_to):
     """Resolve a config path string to an absolute Path (it need not exist)."""
     expanded = expand_environment(value)
     if expanded.startswith(PACKAGE_SCHEME):
-        package, _, inner = expanded[len(PACKAGE_SCHEME):].partition("/")
+        package, _, inner = expanded[len(PACKAGE_SCHEME) :].partition("/")
         return (package_folder(package) / inner).resolve()
     path = Path(expanded)
     if not path.is_absolute():

@@ -45,7 +45,9 @@ def describe_error(error):
 
 def validate_document(validator, document, file, prefix=()):
     """Raise ConfigError for the most relevant schema violation, if any."""
-    errors = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)

@@ -8,11 +8,18 @@ this line.
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-
 # Sampling fields a request may leave out: None in SamplingParams until the answering node fills them
 # from its servable's defaults (the protocol layer knows no servable).
-DEFAULTED_SAMPLING_FIELDS = ("max_tokens", "temperature", "top_p", "top_k", "min_p",
-                             "presence_penalty", "frequency_penalty", "repetition_penalty")
+DEFAULTED_SAMPLING_FIELDS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+)
 
 
 @dataclass(frozen=True)

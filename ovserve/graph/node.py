@@ -15,6 +15,7 @@ from typing import ClassVar, Optional
 
 from ovserve.config.paths import UnresolvablePath, resolve_path
 from ovserve.errors import ConfigError
+from ovserve.graph.messages import ChatInput, CompletionInput, EmbeddingsInput, Generation, RerankInput
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,20 @@ class NodeContext:
     file: Path  # the graph file that declares the node
     json_path: str  # of the node's options inside that file, e.g. "$.nodes[0].options"
 
-    def error(self, option, problem, fix=None):
+    def error(self, option: str, problem: str, fix: Optional[str] = None) -> ConfigError:
         return ConfigError(self.file, f"{self.json_path}.{option}", problem, fix)
 
-    def resolve_path(self, option, value, must_exist=True):
+    def resolve_path(self, option: str, value: str, must_exist: bool = True) -> Path:
         try:
             path = resolve_path(value, self.file.parent)
         except UnresolvablePath as exc:
             raise self.error(option, str(exc)) from None
         if must_exist and not path.exists():
-            raise self.error(option, f"'{value}' resolves to {path}, which does not exist",
-                             "relative paths resolve against the graph file's folder")
+            raise self.error(
+                option,
+                f"'{value}' resolves to {path}, which does not exist",
+                "relative paths resolve against the graph file's folder",
+            )
         return path
 
 
@@ -50,24 +54,24 @@ class Node:
     type_name: ClassVar[str] = ""
     options_schema: ClassVar[dict] = {"type": "object"}
 
-    def __init__(self, options, context):
+    def __init__(self, options: dict, context: NodeContext):
         self.options = options
         self.context = context
 
     def engine_spec(self) -> Optional[EngineSpec]:
         return None
 
-    def load(self, runtime):
-        """Make worker-side resources. `runtime` gives access to engine clients."""
+    def load(self, runtime) -> None:
+        """Make worker-side resources. `runtime` (a WorkerRuntime) gives access to engine clients."""
 
-    def is_ready(self):
+    def is_ready(self) -> bool:
         return True
 
-    def describe(self):
+    def describe(self) -> dict:
         """Facts for `/v3/models` and logs."""
         return {}
 
-    def stats(self):
+    def stats(self) -> dict:
         """Live counters for `/v2/models/{name}/stats` (running requests, cache usage, ...)."""
         return {}
 
@@ -75,16 +79,16 @@ class Node:
 class RequestProcessor(Node):
     """A node that rewrites a request before the terminal node answers it."""
 
-    def process_chat(self, chat_input):
+    def process_chat(self, chat_input: ChatInput) -> ChatInput:
         return chat_input
 
-    def process_completion(self, completion_input):
+    def process_completion(self, completion_input: CompletionInput) -> CompletionInput:
         return completion_input
 
-    def process_embeddings(self, embeddings_input):
+    def process_embeddings(self, embeddings_input: EmbeddingsInput) -> EmbeddingsInput:
         return embeddings_input
 
-    def process_rerank(self, rerank_input):
+    def process_rerank(self, rerank_input: RerankInput) -> RerankInput:
         return rerank_input
 
 
@@ -105,10 +109,10 @@ class TextGenerator(Terminal):
     kind = "text_generation"
     capabilities: ClassVar[tuple] = ("chat.completions", "completions")
 
-    def chat(self, chat_input):
+    def chat(self, chat_input: ChatInput) -> Generation:
         raise NotImplementedError
 
-    def complete(self, completion_input):
+    def complete(self, completion_input: CompletionInput) -> Generation:
         raise NotImplementedError
 
 
@@ -118,7 +122,7 @@ class Embedder(Terminal):
     kind = "embeddings"
     capabilities: ClassVar[tuple] = ("embeddings",)
 
-    def embed(self, embeddings_input):
+    def embed(self, embeddings_input: EmbeddingsInput):
         raise NotImplementedError
 
 
@@ -128,5 +132,5 @@ class Reranker(Terminal):
     kind = "rerank"
     capabilities: ClassVar[tuple] = ("rerank",)
 
-    def rerank(self, rerank_input):
+    def rerank(self, rerank_input: RerankInput):
         raise NotImplementedError

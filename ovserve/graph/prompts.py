@@ -1,4 +1,4 @@
-"""Several prompts of one completions request answered as one generation.
+"""Several prompts of one completions request answered as one generation (Servable.complete_prompts).
 
 Every prompt is submitted before any is read, so the engine batches them together. The answer reads
 them one after the other: OpenAI numbers choice j of prompt i as i·n + j, and the later prompts'
@@ -24,15 +24,13 @@ class PromptsGeneration(Generation):
         return sum(generation.completion_tokens for generation in self._generations)
 
     def __iter__(self):
-        try:
-            for position, generation in enumerate(self._generations):
-                offset = position * self._n
-                for deltas in generation:
-                    yield [replace(delta, index=delta.index + offset) for delta in deltas] if offset else deltas
-        finally:
-            self.close()
+        for position, generation in enumerate(self._generations):
+            offset = position * self._n
+            for deltas in generation:
+                yield [replace(delta, index=delta.index + offset) for delta in deltas] if offset else deltas
 
     def close(self):
+        """Cancel every prompt's generation (the request's owner closes it once, however it ended)."""
         for generation in self._generations:
             generation.close()
 

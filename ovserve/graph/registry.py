@@ -36,7 +36,9 @@ class ServableRegistry:
             kind = f" is {_with_article(servable.kind)} model and" if servable.kind else ""
             raise UnsupportedByModel(
                 f"The model '{name}'{kind} does not support {capability} (it supports: {', '.join(servable.capabilities)}).",
-                param="model", code="unsupported_model_capability")
+                param="model",
+                code="unsupported_model_capability",
+            )
         return servable
 
 

@@ -1,6 +1,7 @@
 """A servable: its processors and the terminal node, run in order for each request."""
 
 from ovserve.graph.messages import CompletionInput
+from ovserve.graph.prompts import start_prompts
 
 
 class Servable:
@@ -63,6 +64,10 @@ class Servable:
         for node in self.processors:
             completion_input = node.process_completion(completion_input)
         return self.terminal.complete(completion_input)
+
+    def complete_prompts(self, prompts):
+        """One Generation for all the CompletionPrompts of a request, each prompt run as complete() runs it."""
+        return start_prompts(self.complete, prompts)
 
     def embed(self, embeddings_input):
         for node in self.processors:

@@ -10,16 +10,22 @@ from falcon.routing import CompiledRouter
 from ovserve.http import errors, metrics
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.http.middleware import RequestIdMiddleware
-from ovserve.http.resources.generation import ChatCompletionsResource, CompletionsResource
+from ovserve.http.pipeline import Pipeline
+from ovserve.http.resources.api import ApiResource
 from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
 from ovserve.http.resources.metrics import MetricsResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
-from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
 from ovserve.http.resources.openapi import OpenApiResource
-from ovserve.http.resources.retrieval import EmbeddingsResource, RerankResource
+from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
 from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
+from ovserve.protocol.chat_completions import CHAT_COMPLETIONS
+from ovserve.protocol.completions import COMPLETIONS
+from ovserve.protocol.embeddings import EMBEDDINGS
+from ovserve.protocol.rerank import RERANK
 
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
+# Each API's path under the prefixes, and its protocol module's Api.
+APIS = {"chat/completions": CHAT_COMPLETIONS, "completions": COMPLETIONS, "embeddings": EMBEDDINGS, "rerank": RERANK}
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ def create_app(registry, options=AppOptions()):
     router = CompiledRouter()
     live, ready = LiveResource(), ReadyResource(registry, options.is_draining)
     metrics_page = MetricsResource(registry)
-    middleware = [RequestIdMiddleware(), metrics.RequestMetricsMiddleware(registry.names())]
+    middleware = [RequestIdMiddleware()]
     if options.cors_origins:
         middleware.append(CorsMiddleware(options.cors_origins))
     if options.api_keys:
@@ -49,22 +55,19 @@ def create_app(registry, options=AppOptions()):
         middleware.append(ApiKeyMiddleware(options.api_keys, router, open_resources=(live, ready, metrics_page)))
     app = falcon.App(middleware=middleware, router=router)
     app.req_options.strip_url_path_trailing_slash = True
-    errors.install(app)
+    errors.install(app, router)
     created = int(time.time())
-    chat = ChatCompletionsResource(registry, options)
-    completions = CompletionsResource(registry, options)
+    pipeline = Pipeline(registry, options)
+    apis = {path: ApiResource(pipeline, api) for path, api in APIS.items()}
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     tokenize, detokenize = TokenizeResource(registry, options), DetokenizeResource(registry, options)
-    embeddings, rerank = EmbeddingsResource(registry, options), RerankResource(registry, options)
     openapi = OpenApiResource([s.name for s in registry], API_PREFIXES, secured=bool(options.api_keys))
     for prefix in API_PREFIXES:
-        app.add_route(f"{prefix}/chat/completions", chat)
-        app.add_route(f"{prefix}/completions", completions)
+        for path, resource in apis.items():
+            app.add_route(f"{prefix}/{path}", resource)
         app.add_route(f"{prefix}/models", models)
         app.add_route(f"{prefix}/tokenize", tokenize)
         app.add_route(f"{prefix}/detokenize", detokenize)
-        app.add_route(f"{prefix}/embeddings", embeddings)
-        app.add_route(f"{prefix}/rerank", rerank)
         app.add_route(prefix + "/models/{model_id:path}", model)
         app.add_route(f"{prefix}/openapi.json", openapi)
     app.add_route("/v2/health/live", live)

@@ -41,7 +41,9 @@ def read_json(req, max_bytes=DEFAULT_MAX_BODY_BYTES):
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+        raise InvalidRequest(
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
     except RecursionError:
         raise InvalidRequest("The request body is nested too deeply.") from None
     except ValueError as exc:  # NaN/Infinity, or an integer too long to convert

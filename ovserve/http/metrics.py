@@ -13,8 +13,7 @@ workers start. Recording is a dictionary look-up and a write to a memory-mapped 
 import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read when prometheus_client decided
@@ -38,29 +37,60 @@ REQUEST_TIME_US_BUCKETS = tuple(round(10 ** (exponent / 4)) for exponent in rang
 # registry: a scrape reads either the multiprocess files or this registry, never both.
 _RECORDED = CollectorRegistry(auto_describe=True)
 _REQUEST_LABELS = ("api", "interface", "method", "name")
-REQUESTS_SUCCESS = Counter("ovms_requests_success", "Number of successful requests to a servable.",
-                           _REQUEST_LABELS, registry=_RECORDED)
-REQUESTS_FAIL = Counter("ovms_requests_fail", "Number of failed requests to a servable (4xx or 5xx answered, or "
-                        "a stream that ended with an error).", _REQUEST_LABELS, registry=_RECORDED)
-REQUEST_TIME = Histogram("ovms_request_time_us", "Processing time of successful requests to a servable, in "
-                         "microseconds (generations: until the last token).", ("interface", "name"),
-                         buckets=REQUEST_TIME_US_BUCKETS, registry=_RECORDED)
+REQUESTS_SUCCESS = Counter(
+    "ovms_requests_success", "Number of successful requests to a servable.", _REQUEST_LABELS, registry=_RECORDED
+)
+REQUESTS_FAIL = Counter(
+    "ovms_requests_fail",
+    "Number of failed requests to a servable (4xx or 5xx answered, or a stream that ended with an error).",
+    _REQUEST_LABELS,
+    registry=_RECORDED,
+)
+REQUEST_TIME = Histogram(
+    "ovms_request_time_us",
+    "Processing time of successful requests to a servable, in microseconds (generations: until the last token).",
+    ("interface", "name"),
+    buckets=REQUEST_TIME_US_BUCKETS,
+    registry=_RECORDED,
+)
 # Each worker adds its own requests in flight; a worker that exits takes its count with it (livesum).
-CURRENT_REQUESTS = Gauge("ovms_current_requests", "Number of requests being currently processed by the server.",
-                         ("name",), multiprocess_mode="livesum", registry=_RECORDED)
-TIME_TO_FIRST_TOKEN = Histogram("ovserve_llm_time_to_first_token_seconds", "Seconds from the request's arrival "
-                                "until its first generated token reached the HTTP worker.", ("name",),
-                                buckets=TTFT_BUCKETS, registry=_RECORDED)
-INTER_TOKEN_LATENCY = Histogram("ovserve_llm_inter_token_latency_seconds", "Seconds between two successive "
-                                "arrivals of new tokens of one request at the HTTP worker (one per engine step).",
-                                ("name",), buckets=ITL_BUCKETS, registry=_RECORDED)
-REQUEST_LATENCY = Histogram("ovserve_llm_request_latency_seconds", "Seconds from the request's arrival until its "
-                            "last token, for generations that finished successfully.", ("name",),
-                            buckets=LATENCY_BUCKETS, registry=_RECORDED)
-PROMPT_TOKENS = Counter("ovserve_llm_prompt_tokens", "Prompt tokens of the generations sent to the engine.",
-                        ("name",), registry=_RECORDED)
-GENERATED_TOKENS = Counter("ovserve_llm_generated_tokens", "Tokens generated (usage completion_tokens), whatever "
-                           "the request's outcome.", ("name",), registry=_RECORDED)
+CURRENT_REQUESTS = Gauge(
+    "ovms_current_requests",
+    "Number of requests being currently processed by the server.",
+    ("name",),
+    multiprocess_mode="livesum",
+    registry=_RECORDED,
+)
+TIME_TO_FIRST_TOKEN = Histogram(
+    "ovserve_llm_time_to_first_token_seconds",
+    "Seconds from the request's arrival until its first generated token reached the HTTP worker.",
+    ("name",),
+    buckets=TTFT_BUCKETS,
+    registry=_RECORDED,
+)
+INTER_TOKEN_LATENCY = Histogram(
+    "ovserve_llm_inter_token_latency_seconds",
+    "Seconds between two successive arrivals of new tokens of one request at the HTTP worker (one per engine step).",
+    ("name",),
+    buckets=ITL_BUCKETS,
+    registry=_RECORDED,
+)
+REQUEST_LATENCY = Histogram(
+    "ovserve_llm_request_latency_seconds",
+    "Seconds from the request's arrival until its last token, for generations that finished successfully.",
+    ("name",),
+    buckets=LATENCY_BUCKETS,
+    registry=_RECORDED,
+)
+PROMPT_TOKENS = Counter(
+    "ovserve_llm_prompt_tokens", "Prompt tokens of the generations sent to the engine.", ("name",), registry=_RECORDED
+)
+GENERATED_TOKENS = Counter(
+    "ovserve_llm_generated_tokens",
+    "Tokens generated (usage completion_tokens), whatever the request's outcome.",
+    ("name",),
+    registry=_RECORDED,
+)
 # OVMS's counters keep their names without prometheus_client's `_total` suffix (see render()).
 _OVMS_COUNTERS = frozenset({"ovms_requests_success", "ovms_requests_fail"})
 
@@ -94,16 +124,22 @@ def prepare(servables):
 
 
 class RequestRecord:
-    """The metrics of one API request. Counted only once it names a served model (an unknown name
-    must not create a label), and finished exactly once, as a success or a failure."""
+    """Everything the metrics learn of one API request, recorded by the request pipeline (http/pipeline.py).
+
+    It counts once the body names a served model (an unknown name must not create a label), and is
+    finished exactly once, as a success or a failure. A generation's tokens are seen where they arrive
+    (each step is one engine update), so TTFT and inter-token latency include the engine, the socket hop
+    and detokenization, not the client's network.
+    """
 
     def __init__(self, method, started, served_names):
         self.method = method
         self.started = started  # time.monotonic() at arrival
         self._served_names = served_names
         self.name = None
-        self.watching = False  # a generation decides the outcome when it ends
         self.finished = False
+        self._tokens_seen = 0
+        self._last_arrival = None
 
     def model(self, body):
         """Note the request body's model if it is served; the request counts from now on."""
@@ -112,108 +148,38 @@ class RequestRecord:
             self.name = name
             _child(CURRENT_REQUESTS, name).inc()
 
-    def watch(self, generation):
-        """The generation, timed: it records token latencies and finishes this record when it ends."""
-        self.watching = True
-        return TimedGeneration(generation, self)
+    def arrived(self, completion_tokens, now):
+        """A generation's step reached this worker, its completion tokens counted so far."""
+        if completion_tokens <= self._tokens_seen:
+            return  # no new tokens (an echoed prompt)
+        self._tokens_seen = completion_tokens
+        if self._last_arrival is None:
+            _child(TIME_TO_FIRST_TOKEN, self.name).observe(now - self.started)
+        else:
+            _child(INTER_TOKEN_LATENCY, self.name).observe(now - self._last_arrival)
+        self._last_arrival = now
 
-    def finish(self, succeeded, now=None):
+    def finish(self, succeeded, generation=None):
+        """The outcome; `generation` (its prompt and completion tokens) when the request generated."""
         if self.finished or self.name is None:
             return
         self.finished = True
+        now = time.monotonic()
         _child(CURRENT_REQUESTS, self.name).dec()
+        if generation is not None:
+            _child(PROMPT_TOKENS, self.name).inc(generation.prompt_tokens)
+            _child(GENERATED_TOKENS, self.name).inc(generation.completion_tokens)
+            if succeeded:
+                _child(REQUEST_LATENCY, self.name).observe(now - self.started)
         if succeeded:
             _child(REQUESTS_SUCCESS, API, INTERFACE, self.method, self.name).inc()
-            elapsed = (time.monotonic() if now is None else now) - self.started
-            _child(REQUEST_TIME, INTERFACE, self.name).observe(elapsed * 1e6)
+            _child(REQUEST_TIME, INTERFACE, self.name).observe((now - self.started) * 1e6)
         else:
             _child(REQUESTS_FAIL, API, INTERFACE, self.method, self.name).inc()
 
 
-class TimedGeneration:
-    """Wraps a Generation: observes when new tokens reach this worker, unary or streamed alike.
-
-    Tokens are seen where they arrive (each iteration step is one engine update), so TTFT and
-    inter-token latency include the engine, the socket hop and detokenization, not the client's network.
-    """
-
-    def __init__(self, generation, record):
-        self._generation = generation
-        self._record = record
-        self._last_arrival = None
-        self._tokens_seen = 0
-
-    @property
-    def prompt_tokens(self):
-        return self._generation.prompt_tokens
-
-    @property
-    def completion_tokens(self):
-        return self._generation.completion_tokens
-
-    def __iter__(self):
-        try:
-            for deltas in self._generation:
-                self._arrived(time.monotonic())
-                yield deltas
-        except BaseException:  # an error, or closed early (GeneratorExit): the request failed
-            self._end(False)
-            raise
-        self._end(True)
-
-    def _arrived(self, now):
-        tokens = self._generation.completion_tokens
-        if tokens <= self._tokens_seen:
-            return  # no new tokens (an echoed prompt)
-        self._tokens_seen = tokens
-        name = self._record.name
-        if self._last_arrival is None:
-            _child(TIME_TO_FIRST_TOKEN, name).observe(now - self._record.started)
-        else:
-            _child(INTER_TOKEN_LATENCY, name).observe(now - self._last_arrival)
-        self._last_arrival = now
-
-    def _end(self, succeeded):
-        record = self._record
-        if record.finished:
-            return
-        now = time.monotonic()
-        _child(PROMPT_TOKENS, record.name).inc(self._generation.prompt_tokens)
-        _child(GENERATED_TOKENS, record.name).inc(self._generation.completion_tokens)
-        if succeeded:
-            _child(REQUEST_LATENCY, record.name).observe(now - record.started)
-        record.finish(succeeded, now)
-
-    def close(self):
-        try:
-            self._generation.close()
-        finally:
-            self._end(False)  # a no-op once the generation ended on its own
-
-
-class RequestMetricsMiddleware:
-    """Gives each request to a resource serving one of METHODS' capabilities a RequestRecord
-    (req.context.metrics), and finishes it from the response's status unless a generation still streams
-    its outcome."""
-
-    def __init__(self, served_names):
-        self._served_names = frozenset(served_names)
-
-    def process_resource(self, req, resp, resource, params):
-        method = METHODS.get(getattr(resource, "capability", None))
-        if method is not None:
-            req.context.metrics = RequestRecord(method, req.context.started, self._served_names)
-
-    def process_response(self, req, resp, resource, req_succeeded):
-        record = req.context.get("metrics")
-        if record is None:
-            return
-        failed = resp.status_code >= 400
-        if failed or not record.watching:
-            record.finish(not failed)
-
-
 # --- scrape ---------------------------------------------------------------------------------------
+
 
 class _Families:
     """A collector over metric families already collected (what generate_latest reads)."""
@@ -240,17 +206,32 @@ def engine_families(registry):
     (restarting) gets no gauges rather than stale ones.
     """
     gauges = [
-        (GaugeMetricFamily("ovserve_llm_requests_running", "Requests the engine scheduled in its last step.",
-                           labels=["name"]),
-         lambda engine: engine["scheduled_requests"]),
-        (GaugeMetricFamily("ovserve_llm_requests_waiting", "Requests in the engine that its last step did not "
-                           "schedule (queued or preempted).", labels=["name"]),
-         lambda engine: max(0, engine["engine_requests"] - engine["scheduled_requests"])),
-        (GaugeMetricFamily("ovserve_llm_kv_cache_usage_ratio", "Fraction of the engine's KV cache blocks in use "
-                           "(0 to 1).", labels=["name"]),
-         lambda engine: engine["cache_usage"] / 100),  # the engine reports a percentage
-        (GaugeMetricFamily("ovserve_llm_kv_cache_size_bytes", "Size of the engine's KV cache.", labels=["name"]),
-         lambda engine: engine["kv_cache_bytes"]),
+        (
+            GaugeMetricFamily(
+                "ovserve_llm_requests_running", "Requests the engine scheduled in its last step.", labels=["name"]
+            ),
+            lambda engine: engine["scheduled_requests"],
+        ),
+        (
+            GaugeMetricFamily(
+                "ovserve_llm_requests_waiting",
+                "Requests in the engine that its last step did not schedule (queued or preempted).",
+                labels=["name"],
+            ),
+            lambda engine: max(0, engine["engine_requests"] - engine["scheduled_requests"]),
+        ),
+        (
+            GaugeMetricFamily(
+                "ovserve_llm_kv_cache_usage_ratio",
+                "Fraction of the engine's KV cache blocks in use (0 to 1).",
+                labels=["name"],
+            ),
+            lambda engine: engine["cache_usage"] / 100,
+        ),  # the engine reports a percentage
+        (
+            GaugeMetricFamily("ovserve_llm_kv_cache_size_bytes", "Size of the engine's KV cache.", labels=["name"]),
+            lambda engine: engine["kv_cache_bytes"],
+        ),
     ]
     for servable in registry:
         if not servable.is_ready():

@@ -57,5 +57,12 @@ class RequestIdMiddleware:
         resp.set_header("x-request-id", req.context.request_id)
         elapsed_ms = (time.monotonic() - req.context.started) * 1000
         streaming = " (streaming)" if resp.stream is not None else ""
-        log.info("%s %s %s %.1fms request_id=%s%s", printable(req.method), printable(req.path), resp.status_code,
-                 elapsed_ms, printable(req.context.request_id), streaming)
+        log.info(
+            "%s %s %s %.1fms request_id=%s%s",
+            printable(req.method),
+            printable(req.path),
+            resp.status_code,
+            elapsed_ms,
+            printable(req.context.request_id),
+            streaming,
+        )

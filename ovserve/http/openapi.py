@@ -79,7 +79,7 @@ def _placed_ref(value, file):
         raise ValueError(f"{file}: can't resolve $ref {value!r}")
     defs = "/$defs/"
     if pointer.startswith(defs):
-        name, _, rest = pointer[len(defs):].partition("/")
+        name, _, rest = pointer[len(defs) :].partition("/")
         return COMPONENTS + _component_name(target_file, name) + (f"/{rest}" if rest else "")
     if target_file in REQUEST_SCHEMAS:
         return COMPONENTS + REQUEST_SCHEMAS[target_file] + pointer.rstrip("/")
@@ -112,7 +112,10 @@ def _error_schema():
                 "required": ["message", "type", "param", "code"],
                 "properties": {
                     "message": {"type": "string", "description": "What went wrong and how to fix it."},
-                    "type": {"type": "string", "description": "e.g. invalid_request_error, not_found, timeout, overloaded."},
+                    "type": {
+                        "type": "string",
+                        "description": "e.g. invalid_request_error, not_found, timeout, overloaded.",
+                    },
                     "param": {**nullable_string, "description": "The offending field, e.g. messages[0].role."},
                     "code": {**nullable_string, "description": "e.g. model_not_found, invalid_value."},
                 },
@@ -125,8 +128,9 @@ def _response_schemas():
     usage = {
         "type": "object",
         "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
-        "properties": {name: {"type": "integer", "minimum": 0}
-                       for name in ("prompt_tokens", "completion_tokens", "total_tokens")},
+        "properties": {
+            name: {"type": "integer", "minimum": 0} for name in ("prompt_tokens", "completion_tokens", "total_tokens")
+        },
     }
     finish_reason = {"type": ["string", "null"], "description": "stop, length or tool_calls; null while running."}
 
@@ -139,13 +143,19 @@ def _response_schemas():
                 "object": {"const": object_name},
                 "created": {"type": "integer"},
                 "model": {"type": "string"},
-                "choices": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["index", *choice_properties, "finish_reason"],
-                    "properties": {"index": {"type": "integer", "minimum": 0}, **choice_properties,
-                                   "logprobs": {"type": ["object", "null"], "description": "With `logprobs` set."},
-                                   "finish_reason": finish_reason},
-                }},
+                "choices": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", *choice_properties, "finish_reason"],
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            **choice_properties,
+                            "logprobs": {"type": ["object", "null"], "description": "With `logprobs` set."},
+                            "finish_reason": finish_reason,
+                        },
+                    },
+                },
                 "usage": _ref("Usage"),
             },
         }
@@ -159,63 +169,113 @@ def _response_schemas():
             "created": {"type": "integer"},
             "owned_by": {"type": "string"},
             "kind": {"type": "string", "description": "text_generation, embeddings or rerank."},
-            "capabilities": {"type": "array", "items": {"type": "string"},
-                             "description": "e.g. chat.completions, completions."},
+            "capabilities": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "e.g. chat.completions, completions.",
+            },
             "max_model_len": {"type": "integer", "description": "The model's context length in tokens (LLMs)."},
         },
     }
     return {
         "Usage": usage,
-        "ChatCompletion": completion("chat.completion", {"message": {
-            "type": "object", "required": ["role", "content"],
-            "properties": {"role": {"const": "assistant"}, "content": {"type": ["string", "null"]},
-                           "tool_calls": {"type": ["array", "null"], "items": {"type": "object"}}},
-        }}),
+        "ChatCompletion": completion(
+            "chat.completion",
+            {
+                "message": {
+                    "type": "object",
+                    "required": ["role", "content"],
+                    "properties": {
+                        "role": {"const": "assistant"},
+                        "content": {"type": ["string", "null"]},
+                        "tool_calls": {"type": ["array", "null"], "items": {"type": "object"}},
+                    },
+                }
+            },
+        ),
         "TextCompletion": completion("text_completion", {"text": {"type": "string"}}),
         "EventStream": {
             "type": "string",
-            "description": "Server-sent events (with \"stream\": true): `data: {chunk}` lines, each chunk a "
-                           "chat.completion.chunk (chat) or text_completion (completions) object, then `data: [DONE]`. "
-                           "An error after the headers were sent arrives as `data: {\"error\": ...}` before [DONE].",
+            "description": 'Server-sent events (with "stream": true): `data: {chunk}` lines, each chunk a '
+            "chat.completion.chunk (chat) or text_completion (completions) object, then `data: [DONE]`. "
+            'An error after the headers were sent arrives as `data: {"error": ...}` before [DONE].',
         },
         "Model": model_card,
-        "ModelList": {"type": "object", "required": ["object", "data"],
-                      "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}}},
+        "ModelList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}},
+        },
         "Tokens": {
             "type": "object",
             "required": ["model", "tokens", "count"],
-            "properties": {"model": {"type": "string"}, "tokens": {"type": "array", "items": {"type": "integer"}},
-                           "count": {"type": "integer", "minimum": 0},
-                           "max_model_len": {"type": ["integer", "null"]}},
+            "properties": {
+                "model": {"type": "string"},
+                "tokens": {"type": "array", "items": {"type": "integer"}},
+                "count": {"type": "integer", "minimum": 0},
+                "max_model_len": {"type": ["integer", "null"]},
+            },
         },
-        "Detokenized": {"type": "object", "required": ["model", "prompt"],
-                        "properties": {"model": {"type": "string"}, "prompt": {"type": "string"}}},
+        "Detokenized": {
+            "type": "object",
+            "required": ["model", "prompt"],
+            "properties": {"model": {"type": "string"}, "prompt": {"type": "string"}},
+        },
         "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
         "Ready": {
             "type": "object",
             "required": ["ready", "draining", "not_ready"],
-            "properties": {"ready": {"type": "boolean"}, "draining": {"type": "boolean"},
-                           "not_ready": {"type": "array", "items": {"type": "string"},
-                                         "description": "Models still loading or restarting."}},
+            "properties": {
+                "ready": {"type": "boolean"},
+                "draining": {"type": "boolean"},
+                "not_ready": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Models still loading or restarting.",
+                },
+            },
         },
-        "ModelReady": {"type": "object", "required": ["name", "ready"],
-                       "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
-        "ModelStats": {"type": "object", "required": ["name", "ready", "nodes"],
-                       "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"},
-                                      "nodes": {"type": "object", "description": "Live counters, by node name."}}},
+        "ModelReady": {
+            "type": "object",
+            "required": ["name", "ready"],
+            "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+        },
+        "ModelStats": {
+            "type": "object",
+            "required": ["name", "ready", "nodes"],
+            "properties": {
+                "name": {"type": "string"},
+                "ready": {"type": "boolean"},
+                "nodes": {"type": "object", "description": "Live counters, by node name."},
+            },
+        },
         "Embeddings": {
             "type": "object",
             "required": ["object", "data", "model", "usage"],
             "properties": {
                 "object": {"const": "list"},
-                "data": {"type": "array", "items": {
-                    "type": "object", "required": ["object", "index", "embedding"],
-                    "properties": {"object": {"const": "embedding"}, "index": {"type": "integer", "minimum": 0},
-                                   "embedding": {"type": ["array", "string"], "items": {"type": "number"},
-                                                 "description": "Numbers, or base64 of little-endian float32."}}}},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["object", "index", "embedding"],
+                        "properties": {
+                            "object": {"const": "embedding"},
+                            "index": {"type": "integer", "minimum": 0},
+                            "embedding": {
+                                "type": ["array", "string"],
+                                "items": {"type": "number"},
+                                "description": "Numbers, or base64 of little-endian float32.",
+                            },
+                        },
+                    },
+                },
                 "model": {"type": "string"},
-                "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"],
-                          "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+                "usage": {
+                    "type": "object",
+                    "required": ["prompt_tokens", "total_tokens"],
+                    "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}},
+                },
             },
         },
         "Rerank": {
@@ -224,10 +284,19 @@ def _response_schemas():
             "properties": {
                 "id": {"type": "string"},
                 "model": {"type": "string"},
-                "results": {"type": "array", "description": "Best first.", "items": {
-                    "type": "object", "required": ["index", "relevance_score"],
-                    "properties": {"index": {"type": "integer", "minimum": 0}, "relevance_score": {"type": "number"},
-                                   "document": {"type": "object", "description": "With return_documents."}}}},
+                "results": {
+                    "type": "array",
+                    "description": "Best first.",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "relevance_score"],
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "relevance_score": {"type": "number"},
+                            "document": {"type": "object", "description": "With return_documents."},
+                        },
+                    },
+                },
             },
         },
         "Error": _error_schema(),
@@ -238,8 +307,10 @@ def _model_id_schema(model_names):
     any_name = _ref("model")
     if not model_names:
         return any_name
-    return {"description": "A served model's name (GET /v3/models lists them); any other name gives 404.",
-            "anyOf": [{"type": "string", "enum": list(model_names)}, any_name]}
+    return {
+        "description": "A served model's name (GET /v3/models lists them); any other name gives 404.",
+        "anyOf": [{"type": "string", "enum": list(model_names)}, any_name],
+    }
 
 
 def _error_responses(statuses, secured):
@@ -259,8 +330,10 @@ def _request_id_parameter():
 
 def _post_operation(operation_id, summary, tag, request_name, response_name, secured, streams=True):
     if streams:
-        ok = {"description": "The answer: one JSON object, or server-sent events when \"stream\" is true.",
-              "content": {**_json(response_name), "text/event-stream": {"schema": _ref("EventStream")}}}
+        ok = {
+            "description": 'The answer: one JSON object, or server-sent events when "stream" is true.',
+            "content": {**_json(response_name), "text/event-stream": {"schema": _ref("EventStream")}},
+        }
         statuses = ERROR_STATUSES
     else:
         ok = {"description": "OK.", "content": _json(response_name)}
@@ -289,8 +362,7 @@ def _get_operation(operation_id, summary, tag, response_name, statuses, secured,
 
 
 def _model_id_parameter(description):
-    return {"name": "model_id", "in": "path", "required": True, "description": description,
-            "schema": _ref("ModelId")}
+    return {"name": "model_id", "in": "path", "required": True, "description": description, "schema": _ref("ModelId")}
 
 
 def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
@@ -316,65 +388,152 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
     schemas["ModelId"] = _model_id_schema(model_names)
     schemas.update(_response_schemas())
 
-    responses = {status: {"description": description, "content": _json("Error")}
-                 for status, description in ERROR_STATUSES.items()}
-    responses["503"]["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (when overloaded).",
-                                                   "schema": {"type": "integer"}}}
+    responses = {
+        status: {"description": description, "content": _json("Error")}
+        for status, description in ERROR_STATUSES.items()
+    }
+    responses["503"]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying (when overloaded).",
+            "schema": {"type": "integer"},
+        }
+    }
     if secured:
         responses["401"] = {"description": "Missing or incorrect API key.", "content": _json("Error")}
 
     paths = {
-        f"{prefix}/chat/completions": {"post": _post_operation(
-            "createChatCompletion", "Chat completion (unary or streamed)", "generation", "ChatCompletionRequest",
-            "ChatCompletion", secured)},
-        f"{prefix}/completions": {"post": _post_operation(
-            "createCompletion", "Text completion (unary or streamed)", "generation", "CompletionRequest",
-            "TextCompletion", secured)},
-        f"{prefix}/models": {"get": _get_operation(
-            "listModels", "The served models", "models", "ModelList", (), secured)},
-        f"{prefix}/models/{{model_id}}": {"get": _get_operation(
-            "retrieveModel", "One served model", "models", "Model", ("404",), secured,
-            [_model_id_parameter("The model's name; it may contain '/'.")])},
-        "/v2/health/live": {"get": _get_operation(
-            "live", "Liveness: the HTTP server answers", "health", "Live", (), False)},
-        "/v2/health/ready": {"get": _get_operation(
-            "ready", "Readiness: every model loaded and not draining", "health", "Ready", (), False,
-            ok="Ready.")},
-        "/v2/models/{model_id}/ready": {"get": _get_operation(
-            "modelReady", "Readiness of one model", "health", "ModelReady", ("404",), False,
-            [_model_id_parameter("The model's name; it may contain '/'.")], ok="The model is ready.")},
-        "/v2/models/{model_id}/stats": {"get": _get_operation(
-            "modelStats", "Live counters of one model's nodes", "health", "ModelStats", ("404",), False,
-            [_model_id_parameter("The model's name; it may contain '/'.")])},
+        f"{prefix}/chat/completions": {
+            "post": _post_operation(
+                "createChatCompletion",
+                "Chat completion (unary or streamed)",
+                "generation",
+                "ChatCompletionRequest",
+                "ChatCompletion",
+                secured,
+            )
+        },
+        f"{prefix}/completions": {
+            "post": _post_operation(
+                "createCompletion",
+                "Text completion (unary or streamed)",
+                "generation",
+                "CompletionRequest",
+                "TextCompletion",
+                secured,
+            )
+        },
+        f"{prefix}/models": {
+            "get": _get_operation("listModels", "The served models", "models", "ModelList", (), secured)
+        },
+        f"{prefix}/models/{{model_id}}": {
+            "get": _get_operation(
+                "retrieveModel",
+                "One served model",
+                "models",
+                "Model",
+                ("404",),
+                secured,
+                [_model_id_parameter("The model's name; it may contain '/'.")],
+            )
+        },
+        "/v2/health/live": {
+            "get": _get_operation("live", "Liveness: the HTTP server answers", "health", "Live", (), False)
+        },
+        "/v2/health/ready": {
+            "get": _get_operation(
+                "ready", "Readiness: every model loaded and not draining", "health", "Ready", (), False, ok="Ready."
+            )
+        },
+        "/v2/models/{model_id}/ready": {
+            "get": _get_operation(
+                "modelReady",
+                "Readiness of one model",
+                "health",
+                "ModelReady",
+                ("404",),
+                False,
+                [_model_id_parameter("The model's name; it may contain '/'.")],
+                ok="The model is ready.",
+            )
+        },
+        "/v2/models/{model_id}/stats": {
+            "get": _get_operation(
+                "modelStats",
+                "Live counters of one model's nodes",
+                "health",
+                "ModelStats",
+                ("404",),
+                False,
+                [_model_id_parameter("The model's name; it may contain '/'.")],
+            )
+        },
     }
     if "tokenize.json" in SCHEMAS and "detokenize.json" in SCHEMAS:
-        paths[f"{prefix}/tokenize"] = {"post": _post_operation(
-            "tokenize", "Token ids of a prompt or of chat messages (as the model would see them)", "tokens",
-            "TokenizeRequest", "Tokens", secured, streams=False)}
-        paths[f"{prefix}/detokenize"] = {"post": _post_operation(
-            "detokenize", "The text of token ids", "tokens", "DetokenizeRequest", "Detokenized", secured,
-            streams=False)}
+        paths[f"{prefix}/tokenize"] = {
+            "post": _post_operation(
+                "tokenize",
+                "Token ids of a prompt or of chat messages (as the model would see them)",
+                "tokens",
+                "TokenizeRequest",
+                "Tokens",
+                secured,
+                streams=False,
+            )
+        }
+        paths[f"{prefix}/detokenize"] = {
+            "post": _post_operation(
+                "detokenize",
+                "The text of token ids",
+                "tokens",
+                "DetokenizeRequest",
+                "Detokenized",
+                secured,
+                streams=False,
+            )
+        }
     if "embeddings.json" in SCHEMAS and "rerank.json" in SCHEMAS:
-        paths[f"{prefix}/embeddings"] = {"post": _post_operation(
-            "createEmbeddings", "Embedding vectors of texts or token ids", "retrieval", "EmbeddingsRequest",
-            "Embeddings", secured, streams=False)}
-        paths[f"{prefix}/rerank"] = {"post": _post_operation(
-            "rerank", "Documents scored against a query (Cohere's shape)", "retrieval", "RerankRequest", "Rerank",
-            secured, streams=False)}
+        paths[f"{prefix}/embeddings"] = {
+            "post": _post_operation(
+                "createEmbeddings",
+                "Embedding vectors of texts or token ids",
+                "retrieval",
+                "EmbeddingsRequest",
+                "Embeddings",
+                secured,
+                streams=False,
+            )
+        }
+        paths[f"{prefix}/rerank"] = {
+            "post": _post_operation(
+                "rerank",
+                "Documents scored against a query (Cohere's shape)",
+                "retrieval",
+                "RerankRequest",
+                "Rerank",
+                secured,
+                streams=False,
+            )
+        }
     # Not ready: 503 with the same body shape as 200.
     paths["/v2/health/ready"]["get"]["responses"]["503"] = {"description": "Not ready.", "content": _json("Ready")}
     paths["/v2/models/{model_id}/ready"]["get"]["responses"]["503"] = {
-        "description": "The model is loading or restarting.", "content": _json("ModelReady")}
+        "description": "The model is loading or restarting.",
+        "content": _json("ModelReady"),
+    }
 
     components = {
         "schemas": schemas,
         "responses": responses,
-        "parameters": {"RequestId": {
-            "name": "x-request-id", "in": "header", "required": False,
-            "description": "The request's id for logs (at most 128 characters are kept); echoed in the response. "
-                           "Made by the server when absent.",
-            "schema": {"type": "string"},
-        }},
+        "parameters": {
+            "RequestId": {
+                "name": "x-request-id",
+                "in": "header",
+                "required": False,
+                "description": "The request's id for logs (at most 128 characters are kept); echoed in the response. "
+                "Made by the server when absent.",
+                "schema": {"type": "string"},
+            }
+        },
         "headers": {"RequestId": {"description": "The request's id (given or made).", "schema": {"type": "string"}}},
     }
     document = {
@@ -385,18 +544,28 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             "version": _version(),
             "summary": "OpenAI-compatible model server on OpenVINO.",
             "description": "Chat and text completions (unary and server-sent events), model listing, and KServe-style "
-                           "health. Every error is an OpenAI error object: {\"error\": {message, type, param, code}}.",
+            'health. Every error is an OpenAI error object: {"error": {message, type, param, code}}.',
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": copy.deepcopy(servers) if servers else [{"url": "/", "description": "This server."}],
-        "tags": [{"name": "generation"}, {"name": "retrieval"}, {"name": "tokens"}, {"name": "models"},
-                 {"name": "health"}],
+        "tags": [
+            {"name": "generation"},
+            {"name": "retrieval"},
+            {"name": "tokens"},
+            {"name": "models"},
+            {"name": "health"},
+        ],
         "paths": paths,
         "components": components,
     }
     if secured:
-        components["securitySchemes"] = {"apiKey": {
-            "type": "http", "scheme": "bearer", "description": "Authorization: Bearer YOUR_KEY (API routes only)."}}
+        components["securitySchemes"] = {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Authorization: Bearer YOUR_KEY (API routes only).",
+            }
+        }
         for path, item in paths.items():
             if path.startswith(prefix + "/"):
                 for operation in item.values():

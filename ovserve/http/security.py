@@ -69,8 +69,10 @@ class CorsMiddleware:
         origin = req.get_header("Origin")
         if req.method == "OPTIONS" and self._allowed(origin) and req.get_header("Access-Control-Request-Method"):
             resp.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-            resp.set_header("Access-Control-Allow-Headers",
-                            req.get_header("Access-Control-Request-Headers") or "Authorization, Content-Type")
+            resp.set_header(
+                "Access-Control-Allow-Headers",
+                req.get_header("Access-Control-Request-Headers") or "Authorization, Content-Type",
+            )
             resp.set_header("Access-Control-Max-Age", "600")
             resp.complete = True
 

@@ -1,7 +1,5 @@
 """The worker side of a one-shot engine request (embeddings, rerank): one answer, then done."""
 
-from ovserve.errors import EngineFailure
-
 
 class EngineResult:
     """result() waits for the engine's answer and converts it; close() cancels the request if unfinished."""
@@ -11,10 +9,9 @@ class EngineResult:
         self._convert = convert
 
     def result(self):
-        for update in self._stream:  # the engine sends one update, marked done
-            if "error" in update:
-                raise EngineFailure(f"The engine failed the request: {update['error']}")
-            return self._convert(update)
+        # The engine sends one result, marked done; a failure raises from the stream (bridge.py).
+        for result in self._stream:
+            return self._convert(result)
         raise RuntimeError("the engine finished the request without an answer")
 
     def close(self):

@@ -49,8 +49,10 @@ def add_servable(config_path, name, model_folder, replace=False):
     servables = document["servables"]
     existing = [index for index, servable in enumerate(servables) if servable.get("name") == name]
     if existing and not replace:
-        raise ConfigEditError(f"{config_file} already has a servable named '{name}' ($.servables[{existing[0]}]); "
-                              "choose another --name, or pass --replace")
+        raise ConfigEditError(
+            f"{config_file} already has a servable named '{name}' ($.servables[{existing[0]}]); "
+            "choose another --name, or pass --replace"
+        )
     if existing:
         servables[existing[0]] = entry
     else:
@@ -65,8 +67,10 @@ def add_servable(config_path, name, model_folder, replace=False):
         try:
             ServableRegistry.from_config(load_server_config(temporary))
         except ConfigError as error:
-            raise ConfigEditError(f"the config with '{name}' added would not load, so {config_file} was left "
-                                  f"unchanged: {str(error).replace(temporary, str(config_file))}") from None
+            raise ConfigEditError(
+                f"the config with '{name}' added would not load, so {config_file} was left "
+                f"unchanged: {str(error).replace(temporary, str(config_file))}"
+            ) from None
         os.chmod(temporary, config_file.stat().st_mode & 0o777 if config_file.exists() else 0o644)
         os.replace(temporary, config_file)
     finally:

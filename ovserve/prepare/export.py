@@ -15,14 +15,23 @@ from pathlib import Path
 from ovserve.prepare import graphs
 from ovserve.prepare.progress import Step
 
-OPTIMUM_TASKS = {"text_generation": "text-generation-with-past", "embeddings": "feature-extraction",
-                 "rerank": "text-classification"}
+OPTIMUM_TASKS = {
+    "text_generation": "text-generation-with-past",
+    "embeddings": "feature-extraction",
+    "rerank": "text-classification",
+}
 WEIGHT_FORMATS = ("fp16", "int8", "int4")
 # Kept beside the IR: the sentence-transformers files say how to pool and how long an input may be.
-SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
-                               "1_Pooling/config.json")
-INSTALL_HINT = ("ovserve export needs optimum-intel: pip install 'ovserve[export]', after installing a CPU build "
-                "of torch (a plain `pip install torch` may bring a multi-GB CUDA build); see docs/model-preparation.md")
+SENTENCE_TRANSFORMERS_FILES = (
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+)
+INSTALL_HINT = (
+    "ovserve export needs optimum-intel: pip install 'ovserve[export]', after installing a CPU build "
+    "of torch (a plain `pip install torch` may bring a multi-GB CUDA build); see docs/model-preparation.md"
+)
 
 
 class ExportError(Exception):
@@ -30,9 +39,19 @@ class ExportError(Exception):
 
 
 def optimum_command(source, task, weight_format, output, trust_remote_code=False):
-    command = [sys.executable, "-c", "from optimum.commands.optimum_cli import main; main()",
-               "export", "openvino", "--model", str(source), "--task", OPTIMUM_TASKS[task],
-               "--weight-format", weight_format]
+    command = [
+        sys.executable,
+        "-c",
+        "from optimum.commands.optimum_cli import main; main()",
+        "export",
+        "openvino",
+        "--model",
+        str(source),
+        "--task",
+        OPTIMUM_TASKS[task],
+        "--weight-format",
+        weight_format,
+    ]
     if task != "text_generation":
         command += ["--library", "transformers"]  # the plain encoder: the pipelines pool and score themselves
     if trust_remote_code:
@@ -52,8 +71,9 @@ def required_files(task):
 
 
 def _run_streaming(command, step, environment):
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                               env=environment)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=environment
+    )
     tail = []
     for line in process.stdout:
         step.echo(line)
@@ -90,14 +110,20 @@ def export_model(source, task, weight_format, output, overwrite=False, trust_rem
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
         where = "folder" if local else "hub id"
-        with Step(1, 3, f"Converting {source} ({where}) to OpenVINO IR, {weight_format} weights, "
-                        f"task {task} (optimum-intel)", out) as step:
+        with Step(
+            1,
+            3,
+            f"Converting {source} ({where}) to OpenVINO IR, {weight_format} weights, task {task} (optimum-intel)",
+            out,
+        ) as step:
             _run_streaming(optimum_command(source, task, weight_format, staging, trust_remote_code), step, environment)
         with Step(2, 3, "Checking the model, tokenizer and detokenizer files", out):
             missing = [name for name in required_files(task) if not (staging / name).is_file()]
             if missing:
-                raise ExportError(f"the conversion did not produce {', '.join(missing)} "
-                                  "(is openvino-tokenizers installed in this environment?)")
+                raise ExportError(
+                    f"the conversion did not produce {', '.join(missing)} "
+                    "(is openvino-tokenizers installed in this environment?)"
+                )
             if task != "text_generation":
                 _copy_sentence_transformers_files(source, staging)
         with Step(3, 3, f"Writing {graphs.GRAPH_FILE} and moving the model to {output}", out):
@@ -108,4 +134,3 @@ def export_model(source, task, weight_format, output, overwrite=False, trust_rem
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
-

@@ -3,14 +3,23 @@
 import json
 from pathlib import Path
 
-from ovserve.nodes import model_folder
+from ovserve.nodes import model_files
 
 KINDS = ("text_generation", "embeddings", "rerank")
 GRAPH_FILE = "graph.json"
-_LLM_OPTIONS = {"device": "CPU", "cache_size": 2, "max_num_seqs": 256, "max_num_batched_tokens": 256,
-                "dynamic_split_fuse": True, "enable_prefix_caching": True}
-_NODE_TYPES = {"text_generation": ("llm", "llm_continuous_batching"), "embeddings": ("embeddings", "embeddings"),
-               "rerank": ("rerank", "rerank")}
+_LLM_OPTIONS = {
+    "device": "CPU",
+    "cache_size": 2,
+    "max_num_seqs": 256,
+    "max_num_batched_tokens": 256,
+    "dynamic_split_fuse": True,
+    "enable_prefix_caching": True,
+}
+_NODE_TYPES = {
+    "text_generation": ("llm", "llm_continuous_batching"),
+    "embeddings": ("embeddings", "embeddings"),
+    "rerank": ("rerank", "rerank"),
+}
 
 
 def node_options(kind, folder, models_path="."):
@@ -20,21 +29,29 @@ def node_options(kind, folder, models_path="."):
         options.update(_LLM_OPTIONS)
         return options
     options["device"] = "CPU"
-    max_length = model_folder.max_length(folder)
+    max_length = model_files.max_length(folder)
     if max_length:
         options["max_length"] = max_length
     if kind == "embeddings":
-        options["pooling"] = model_folder.pooling(folder) or "cls"
+        options["pooling"] = model_files.pooling(folder) or "cls"
         options["normalize"] = True
     return options
 
 
 def graph_document(kind, folder, models_path="."):
     node_name, node_type = _NODE_TYPES[kind]
-    return {"input": "request",
-            "nodes": [{"name": node_name, "type": node_type, "input": "request",
-                       "options": node_options(kind, folder, models_path)}],
-            "output": node_name}
+    return {
+        "input": "request",
+        "nodes": [
+            {
+                "name": node_name,
+                "type": node_type,
+                "input": "request",
+                "options": node_options(kind, folder, models_path),
+            }
+        ],
+        "output": node_name,
+    }
 
 
 def write_graph(folder, kind, models_path="."):

@@ -29,14 +29,16 @@ def servable_rows(config_path):
     for servable in registry:
         terminal = servable.terminal
         model = getattr(terminal, "models_path", None)
-        rows.append({
-            "name": servable.name,
-            "kind": servable.kind or "-",
-            "node": terminal.type_name,
-            "model": str(model) if model else "-",
-            "size": _human(_size(model)) if model else "-",
-            "graph": str(graph_files[servable.name]),
-        })
+        rows.append(
+            {
+                "name": servable.name,
+                "kind": servable.kind or "-",
+                "node": terminal.type_name,
+                "model": str(model) if model else "-",
+                "size": _human(_size(model)) if model else "-",
+                "graph": str(graph_files[servable.name]),
+            }
+        )
     return rows
 
 

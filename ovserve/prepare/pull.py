@@ -38,12 +38,17 @@ def choose_gguf(files, wanted=None):
     """The GGUF file to fetch among `files`: the one matching `wanted` (a name or a glob), or the only one."""
     ggufs = sorted(name for name in files if name.lower().endswith(".gguf"))
     if wanted:
-        matches = [name for name in ggufs if name == wanted or fnmatch.fnmatch(name, wanted)
-                   or fnmatch.fnmatch(Path(name).name, wanted)]
+        matches = [
+            name
+            for name in ggufs
+            if name == wanted or fnmatch.fnmatch(name, wanted) or fnmatch.fnmatch(Path(name).name, wanted)
+        ]
         if len(matches) != 1:
             found = "none" if not matches else ", ".join(matches)
-            raise PullError(f"--gguf-file {wanted!r} must match exactly one GGUF file of the repository "
-                            f"(matched: {found}; it has: {', '.join(ggufs) or 'none'})")
+            raise PullError(
+                f"--gguf-file {wanted!r} must match exactly one GGUF file of the repository "
+                f"(matched: {found}; it has: {', '.join(ggufs) or 'none'})"
+            )
         return matches[0]
     if len(ggufs) == 1:
         return ggufs[0]
@@ -71,8 +76,10 @@ def pull_model(repo_id, output, revision=None, gguf_file=None, task=None, out=sy
         files = [sibling.rfilename for sibling in info.siblings or ()]
         layout = repository_layout(files)
         if layout is None:
-            raise PullError(f"{repo_id} holds neither an OpenVINO IR model ({IR_MARKER}) nor a GGUF file; "
-                            "convert it with `ovserve export` instead")
+            raise PullError(
+                f"{repo_id} holds neither an OpenVINO IR model ({IR_MARKER}) nor a GGUF file; "
+                "convert it with `ovserve export` instead"
+            )
     output.mkdir(parents=True, exist_ok=True)
     try:
         if layout == "gguf":
@@ -85,13 +92,16 @@ def pull_model(repo_id, output, revision=None, gguf_file=None, task=None, out=sy
                 hub.snapshot_download(repo_id, revision=revision, local_dir=output)
             kind, models_path = task or graphs.detect_kind(output), "."
             if kind is None:
-                raise PullError(f"can't tell from {output / 'config.json'} what kind of model {repo_id} is; "
-                                f"pass --task ({'|'.join(graphs.KINDS)})")
+                raise PullError(
+                    f"can't tell from {output / 'config.json'} what kind of model {repo_id} is; "
+                    f"pass --task ({'|'.join(graphs.KINDS)})"
+                )
     except PullError:
         raise
     except Exception as exc:
-        raise PullError(f"the download of {repo_id} failed: {type(exc).__name__}: {exc} "
-                        "(run the same command again to resume it)") from None
+        raise PullError(
+            f"the download of {repo_id} failed: {type(exc).__name__}: {exc} (run the same command again to resume it)"
+        ) from None
     with Step(3, 3, f"Writing {graphs.GRAPH_FILE}", out):
         if (output / graphs.GRAPH_FILE).is_file() and graphs.GRAPH_FILE in files:
             print(f"      kept the repository's own {graphs.GRAPH_FILE}", file=out)

@@ -5,6 +5,8 @@ import base64
 import numpy
 
 from ovserve.graph.messages import EmbeddingsInput
+from ovserve.graph.servable import Servable
+from ovserve.protocol.api import Api, Call
 from ovserve.protocol.validation import validate_body
 
 
@@ -35,8 +37,27 @@ def embeddings_response(model, result, encoding_format):
     vectors = numpy.asarray(result.vectors, dtype=numpy.float32)
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": index, "embedding": _encode(vector, encoding_format)}
-                 for index, vector in enumerate(vectors)],
+        "data": [
+            {"object": "embedding", "index": index, "embedding": _encode(vector, encoding_format)}
+            for index, vector in enumerate(vectors)
+        ],
         "model": model,
         "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
     }
+
+
+class EmbeddingsWriter:
+    def __init__(self, model, encoding_format):
+        self.model = model
+        self.encoding_format = encoding_format
+
+    def body(self, result):
+        return embeddings_response(self.model, result, self.encoding_format)
+
+
+def parse_embeddings_call(body, request_id=""):
+    model, embeddings_input, encoding_format = parse_embeddings(body, request_id)
+    return Call(model, embeddings_input, EmbeddingsWriter(model, encoding_format))
+
+
+EMBEDDINGS = Api("embeddings", parse_embeddings_call, Servable.embed)

@@ -4,8 +4,13 @@ import json
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest
-from ovserve.graph.messages import (RESERVED_TEMPLATE_VARIABLES, ChatInput, CompletionInput, CompletionPrompts,
-                                    SamplingParams)
+from ovserve.graph.messages import (
+    RESERVED_TEMPLATE_VARIABLES,
+    ChatInput,
+    CompletionInput,
+    CompletionPrompts,
+    SamplingParams,
+)
 from ovserve.protocol.validation import validate_body
 
 # Known OpenAI fields this server can't honour: rejected with a 400 naming them, never ignored.
@@ -16,7 +21,11 @@ _UNSUPPORTED = {
         "modalities": ("other than ['text']", lambda v: v not in (None, ["text"]), "this server serves text"),
         "prediction": ("set", lambda v: v is not None, "predicted outputs are not supported"),
         "functions": ("set", lambda v: bool(v), "the deprecated functions API is not supported; use tools"),
-        "function_call": ("set", lambda v: v is not None, "the deprecated functions API is not supported; use tool_choice"),
+        "function_call": (
+            "set",
+            lambda v: v is not None,
+            "the deprecated functions API is not supported; use tool_choice",
+        ),
         "web_search_options": ("set", lambda v: v is not None, "this server has no web search"),
     },
     "completions": {
@@ -55,7 +64,9 @@ def _structured_output(value):
     return ("json_schema", json.dumps(schema))
 
 
-def _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens", top_logprobs_param="top_logprobs"):
+def _sampling(
+    body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens", top_logprobs_param="top_logprobs"
+):
     def value(name, default):
         given = body.get(name)
         return default if given is None else given
@@ -65,9 +76,12 @@ def _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_to
         return None if body.get(name) is None else kind(body[name])
 
     if top_logprobs > MAX_SERVED_TOP_LOGPROBS:
-        raise InvalidRequest(f"'{top_logprobs_param}' is {top_logprobs}; this server reports the sampled token's "
-                             f"log-probability only, so at most {MAX_SERVED_TOP_LOGPROBS} alternative is served.",
-                             param=top_logprobs_param, code="unsupported_value")
+        raise InvalidRequest(
+            f"'{top_logprobs_param}' is {top_logprobs}; this server reports the sampled token's "
+            f"log-probability only, so at most {MAX_SERVED_TOP_LOGPROBS} alternative is served.",
+            param=top_logprobs_param,
+            code="unsupported_value",
+        )
     top_k = given("top_k", int)
     return SamplingParams(
         max_tokens=max_tokens,
@@ -110,11 +124,17 @@ def _message_text(message, index):
     texts = []
     for part_index, part in enumerate(content):
         if part["type"] == "text" and "text" not in part:
-            raise InvalidRequest("'text' is required in a text content part.",
-                                 param=f"messages[{index}].content[{part_index}].text", code="invalid_value")
+            raise InvalidRequest(
+                "'text' is required in a text content part.",
+                param=f"messages[{index}].content[{part_index}].text",
+                code="invalid_value",
+            )
         if part["type"] != "text":
-            raise InvalidRequest(f"content part type '{part['type']}' is not supported; only text parts are.",
-                                 param=f"messages[{index}].content[{part_index}].type", code="unsupported_content")
+            raise InvalidRequest(
+                f"content part type '{part['type']}' is not supported; only text parts are.",
+                param=f"messages[{index}].content[{part_index}].type",
+                code="unsupported_content",
+            )
         texts.append(part["text"])
     return "\n".join(texts)
 
@@ -128,8 +148,13 @@ def _template_tool_calls(tool_calls):
             arguments = json.loads(arguments)
         except ValueError:
             pass
-        converted.append({"id": call["id"], "type": "function",
-                          "function": {"name": call["function"]["name"], "arguments": arguments}})
+        converted.append(
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": arguments},
+            }
+        )
     return converted
 
 
@@ -138,17 +163,26 @@ def _messages(body):
     for index, message in enumerate(body["messages"]):
         if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
             # As OpenAI: an empty turn is not a message (a bare user turn used to generate until the context was full).
-            needs = "an assistant message needs 'content' or 'tool_calls'" if message["role"] == "assistant" else \
-                f"a '{message['role']}' message needs its text"
-            raise InvalidRequest(f"'messages[{index}].content' is required: {needs}.",
-                                 param=f"messages[{index}].content", code="invalid_value")
+            needs = (
+                "an assistant message needs 'content' or 'tool_calls'"
+                if message["role"] == "assistant"
+                else f"a '{message['role']}' message needs its text"
+            )
+            raise InvalidRequest(
+                f"'messages[{index}].content' is required: {needs}.",
+                param=f"messages[{index}].content",
+                code="invalid_value",
+            )
         flattened = {key: value for key, value in message.items() if key in ("role", "name", "tool_call_id")}
         flattened["content"] = _message_text(message, index)
         if message.get("tool_calls"):
             flattened["tool_calls"] = _template_tool_calls(message["tool_calls"])
         if message["role"] == "tool" and "tool_call_id" not in message:
-            raise InvalidRequest("A 'tool' message needs the 'tool_call_id' it answers.",
-                                 param=f"messages[{index}].tool_call_id", code="invalid_value")
+            raise InvalidRequest(
+                "A 'tool' message needs the 'tool_call_id' it answers.",
+                param=f"messages[{index}].tool_call_id",
+                code="invalid_value",
+            )
         messages.append(flattened)
     return messages
 
@@ -159,9 +193,12 @@ def _template_kwargs(body):
         if name in RESERVED_TEMPLATE_VARIABLES:
             # Each but `self` (Jinja's name for the template) is a request field of its own.
             instead = "." if name == "self" else f"; set the request's own '{name}' field instead."
-            raise InvalidRequest(f"'{name}' is a variable the server gives the chat template itself, so it can't be "
-                                 f"one of chat_template_kwargs{instead}",
-                                 param=f"chat_template_kwargs.{name}", code="invalid_value")
+            raise InvalidRequest(
+                f"'{name}' is a variable the server gives the chat template itself, so it can't be "
+                f"one of chat_template_kwargs{instead}",
+                param=f"chat_template_kwargs.{name}",
+                code="invalid_value",
+            )
     return tuple(kwargs.items())
 
 
@@ -195,16 +232,19 @@ def parse_chat(body, request_id=""):
     continue_final = bool(body.get("continue_final_message"))
     add_generation_prompt = body.get("add_generation_prompt")
     if continue_final and add_generation_prompt:
-        raise InvalidRequest("'continue_final_message' and 'add_generation_prompt' can't both be true.",
-                             param="continue_final_message")
+        raise InvalidRequest(
+            "'continue_final_message' and 'add_generation_prompt' can't both be true.", param="continue_final_message"
+        )
     messages = _messages(body)
     if continue_final and messages[-1]["role"] != "assistant":
-        raise InvalidRequest("'continue_final_message' needs a last message with role 'assistant'.",
-                             param="continue_final_message")
+        raise InvalidRequest(
+            "'continue_final_message' needs a last message with role 'assistant'.", param="continue_final_message"
+        )
     if tool_choice not in ("none", "auto") and body.get("response_format") not in (None, {"type": "text"}):
         raise InvalidRequest("A forced tool_choice can't be combined with response_format.", param="response_format")
     chat_input = ChatInput(
-        tuple(messages), _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
+        tuple(messages),
+        _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
         add_generation_prompt=not continue_final if add_generation_prompt is None else bool(add_generation_prompt),
         continue_final_message=continue_final,
         tools=tools if tool_choice != "none" else (),
@@ -232,10 +272,14 @@ def parse_completion(body, request_id=""):
     validate_body("completions", body)
     _reject_unsupported("completions", body)
     logprobs = body.get("logprobs")
-    sampling = _sampling(body, body.get("max_tokens"), logprobs is not None, logprobs or 0, top_logprobs_param="logprobs")
+    sampling = _sampling(
+        body, body.get("max_tokens"), logprobs is not None, logprobs or 0, top_logprobs_param="logprobs"
+    )
     echo = bool(body.get("echo"))
-    inputs = tuple(CompletionInput(text, sampling, echo=echo, request_id=request_id, prompt_ids=ids)
-                   for text, ids in _prompts(body["prompt"]))
+    inputs = tuple(
+        CompletionInput(text, sampling, echo=echo, request_id=request_id, prompt_ids=ids)
+        for text, ids in _prompts(body["prompt"])
+    )
     return body["model"], CompletionPrompts(inputs), _stream_options(body)
 
 
@@ -245,8 +289,11 @@ def parse_tokenize(body):
     if "messages" in body:
         tools = tuple(body.get("tools") or ())
         add_generation_prompt = body.get("add_generation_prompt")
-        chat_input = ChatInput(tuple(_messages(body)), tools=tools,
-                               add_generation_prompt=True if add_generation_prompt is None else add_generation_prompt)
+        chat_input = ChatInput(
+            tuple(_messages(body)),
+            tools=tools,
+            add_generation_prompt=True if add_generation_prompt is None else add_generation_prompt,
+        )
         return body["model"], chat_input, None, False
     add_special_tokens = body.get("add_special_tokens")
     return body["model"], None, body["prompt"], True if add_special_tokens is None else add_special_tokens

@@ -8,8 +8,15 @@ from referencing import Registry, Resource
 
 from ovserve.errors import InvalidRequest
 
-_SCHEMA_FILES = ("common.json", "chat_completions.json", "completions.json", "tokenize.json", "detokenize.json",
-                 "embeddings.json", "rerank.json")
+_SCHEMA_FILES = (
+    "common.json",
+    "chat_completions.json",
+    "completions.json",
+    "tokenize.json",
+    "detokenize.json",
+    "embeddings.json",
+    "rerank.json",
+)
 
 
 def _load(name):
@@ -17,10 +24,8 @@ def _load(name):
 
 
 SCHEMAS = {name: _load(name) for name in _SCHEMA_FILES}
-_REGISTRY = Registry().with_resources(
-    (schema["$id"], Resource.from_contents(schema)) for schema in SCHEMAS.values())
-_REGISTRY = _REGISTRY.with_resources(
-    (name, Resource.from_contents(schema)) for name, schema in SCHEMAS.items())
+_REGISTRY = Registry().with_resources((schema["$id"], Resource.from_contents(schema)) for schema in SCHEMAS.values())
+_REGISTRY = _REGISTRY.with_resources((name, Resource.from_contents(schema)) for name, schema in SCHEMAS.items())
 
 
 def _is_integer(checker, instance):
@@ -36,8 +41,10 @@ def _validator(name):
     return strict(schema, registry=_REGISTRY)
 
 
-VALIDATORS = {name: _validator(f"{name}.json") for name in ("chat_completions", "completions", "tokenize", "detokenize",
-                                                             "embeddings", "rerank")}
+VALIDATORS = {
+    name: _validator(f"{name}.json")
+    for name in ("chat_completions", "completions", "tokenize", "detokenize", "embeddings", "rerank")
+}
 
 
 def parameter_name(path):
@@ -53,11 +60,15 @@ def _message(error, param):
         return f"'{param}' is required."
     where = f"'{param}'" if param else "The request body"
     if error.validator == "type":
-        expected = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        expected = (
+            error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+        )
         return f"{where} must be of type {expected}, got {json.dumps(error.instance)[:100]}"
     if error.validator == "oneOf":
         expected = error.schema.get("description")
-        return f"{where} has an invalid value {json.dumps(error.instance)[:100]}" + (f". Expected: {expected}" if expected else "")
+        return f"{where} has an invalid value {json.dumps(error.instance)[:100]}" + (
+            f". Expected: {expected}" if expected else ""
+        )
     return f"{where}: {error.message}"
 
 

@@ -6,11 +6,9 @@ their own queue. When the connection drops, every waiting request gets an error 
 hangs) and the client reconnects in the background.
 """
 
-import errno
 import itertools
 import logging
 import socket as stdlib_socket
-import sys
 import time
 
 import gevent
@@ -18,9 +16,18 @@ import gevent.lock
 import gevent.queue
 import gevent.socket
 
-from ovserve.errors import (ClientDisconnected, EngineFailure, InvalidRequest, NotReady, Overloaded,
-                            RequestTimeout)
-from ovserve.runtime import wire
+from ovserve.errors import ClientDisconnected, EngineFailure, InvalidRequest, NotReady, Overloaded, RequestTimeout
+from ovserve.runtime import client_sockets, wire
+from ovserve.runtime.messages import (
+    CancelRequest,
+    EngineHello,
+    EngineStats,
+    FailureKind,
+    RequestAccepted,
+    RequestFailed,
+    RequestUpdates,
+    SubmitRequest,
+)
 
 log = logging.getLogger("ovserve.bridge")
 RECONNECT_DELAY_SECONDS = 0.2
@@ -38,7 +45,8 @@ _ACCEPTED = object()
 
 
 class EngineStream:
-    """Updates of one request, in order. Iterate for updates; close() cancels if unfinished.
+    """Results of one request, in order (the node kind's typed results: TokenUpdate, Vectors, ...).
+    Iterate for them; close() cancels the request if unfinished.
 
     `deadline` (time.monotonic() value or None) bounds the whole request: past it, iteration
     raises RequestTimeout and the engine is told to stop.
@@ -75,10 +83,10 @@ class EngineStream:
 
     def __iter__(self):
         while not self.finished:
-            update, done = self._next()
+            result, done = self._next()
             if done:
                 self.finished = True
-            yield update
+            yield result
 
     def close(self, reason=None):
         """Cancel the request if it is still running; wake whoever waits on it with `reason`."""
@@ -119,17 +127,20 @@ class EngineClient:
     def silent_for(self):
         return time.monotonic() - self.last_heard
 
-    def submit(self, payload, timeout=None):
-        """Send a request and wait until the engine accepted it; return its EngineStream."""
+    def submit(self, request, timeout=None):
+        """Send a request (the node kind's typed request) and wait until the engine accepted it; return its
+        EngineStream."""
         if not self.connected:
             raise NotReady(f"The engine of {self.label} is not ready yet; retry shortly.")
         if not self.responsive:
-            raise NotReady(f"The engine of {self.label} has not answered for {self.silent_for():.0f} s "
-                           "(stuck, or in a very long step); retry shortly.")
+            raise NotReady(
+                f"The engine of {self.label} has not answered for {self.silent_for():.0f} s "
+                "(stuck, or in a very long step); retry shortly."
+            )
         request_id = next(self._ids)
         stream = EngineStream(self, request_id, None if timeout is None else time.monotonic() + timeout)
         self._streams[request_id] = stream
-        self._send_soon(("submit", request_id, payload))
+        self._send_soon((request_id, request))
         try:
             stream.wait_accepted()
         except BaseException:
@@ -139,10 +150,11 @@ class EngineClient:
 
     def cancel(self, request_id):
         if self._streams.pop(request_id, None) is not None:
-            self._send_soon(("cancel", request_id))  # after its submit, whether or not that went out yet
+            self._send_soon(CancelRequest(request_id))  # after its submit, whether or not that went out yet
 
     def _send_soon(self, message):
-        """Queue a message; they leave together when this worker has run everything that was ready.
+        """Queue a message (a CancelRequest, or (request id, request) to submit); they leave together when
+        this worker has run everything that was ready.
 
         When many requests come at once, the worker templates and tokenizes them one after the other
         (a few ms each): sent one by one, the first would start a step alone and the others would wait
@@ -158,8 +170,10 @@ class EngineClient:
         messages, self._outgoing, self._flusher = self._outgoing, [], None
         # The send time lets the engine learn whether clients follow finishes up (follow_ups.py).
         sent_at = time.monotonic()
-        data = b"".join(wire.encode(message + (sent_at,) if message[0] == "submit" else message)
-                        for message in messages)
+        data = b"".join(
+            wire.encode(SubmitRequest(*message, sent_at) if isinstance(message, tuple) else message)
+            for message in messages
+        )
         sock = self._sock
         try:
             if sock is None:
@@ -169,9 +183,17 @@ class EngineClient:
         except OSError:
             # The engine cancels everything of a connection that drops; submits that didn't go out fail.
             for message in messages:
-                stream = self._streams.pop(message[1], None) if message[0] == "submit" else None
+                stream = self._streams.pop(message[0], None) if isinstance(message, tuple) else None
                 if stream is not None:
-                    stream._deliver(NotReady(f"The engine of {self.label} is restarting; retry shortly."))
+                    stream._deliver(
+                        _failure(
+                            RequestFailed(
+                                message[0],
+                                FailureKind.GONE,
+                                f"The engine of {self.label} is restarting; retry shortly.",
+                            )
+                        )
+                    )
 
     def _connect(self):
         while True:
@@ -203,39 +225,38 @@ class EngineClient:
                 self._sock = None
                 self.info = None
                 sock.close()
-                self._fail_all(NotReady(f"The engine of {self.label} stopped; the request was lost. Retry shortly."))
+                self._fail_all(f"The engine of {self.label} stopped; the request was lost. Retry shortly.")
                 log.warning("engine of %s disconnected; reconnecting", self.label)
 
     def _handle(self, message):
         self.last_heard = time.monotonic()
-        kind = message[0]
-        if kind == "accepted":
-            stream = self._streams.get(message[1])
-            if stream is not None:
-                stream._deliver(_ACCEPTED)
-        elif kind == "updates":
-            for request_id, update, done in message[1]:
+        if isinstance(message, RequestUpdates):
+            for request_id, result, done in message.updates:
                 stream = self._streams.get(request_id)
                 if stream is None:
                     continue
                 if done:
                     del self._streams[request_id]
-                stream._deliver((update, done))
-        elif kind == "failed":
-            _, request_id, failure_kind, text = message
-            stream = self._streams.pop(request_id, None)
+                stream._deliver((result, done))
+        elif isinstance(message, RequestAccepted):
+            stream = self._streams.get(message.request_id)
             if stream is not None:
-                stream._deliver(_failure(failure_kind, text))
-        elif kind == "hello":
-            self.info = message[1]
+                stream._deliver(_ACCEPTED)
+        elif isinstance(message, RequestFailed):
+            stream = self._streams.pop(message.request_id, None)
+            if stream is not None:
+                stream._deliver(_failure(message))
+        elif isinstance(message, EngineHello):
+            self.info = message.info
             log.info("connected to the engine of %s", self.label)
-        elif kind == "stats":
-            self.stats = message[1]
+        elif isinstance(message, EngineStats):
+            self.stats = message.stats
 
-    def _fail_all(self, error):
+    def _fail_all(self, text):
+        """Every waiting request fails as lost with its engine (FailureKind.GONE)."""
         streams, self._streams = self._streams, {}
-        for stream in streams.values():
-            stream._deliver(error)
+        for request_id, stream in streams.items():
+            stream._deliver(_failure(RequestFailed(request_id, FailureKind.GONE, text)))
 
     def _watch_silence(self):
         """Fail the requests of an engine that stays silent (see STALE_ENGINE_SECONDS); the connection stays."""
@@ -244,99 +265,29 @@ class EngineClient:
             if not self._streams or not self.connected or self.responsive:
                 continue
             silent_for = self.silent_for()
-            log.error("the engine of %s has been silent for %.0f s: failing its %d request(s) here and cancelling "
-                      "them there", self.label, silent_for, len(self._streams))
+            log.error(
+                "the engine of %s has been silent for %.0f s: failing its %d request(s) here and cancelling them there",
+                self.label,
+                silent_for,
+                len(self._streams),
+            )
             for request_id in self._streams:
-                self._send_soon(("cancel", request_id))  # after its submit; the engine reads it if it wakes up
-            self._fail_all(NotReady(f"The engine of {self.label} stopped answering ({silent_for:.0f} s without "
-                                    "a word); the request was cancelled. Retry shortly."))
+                self._send_soon(CancelRequest(request_id))  # after its submit; the engine reads it if it wakes up
+            self._fail_all(
+                f"The engine of {self.label} stopped answering ({silent_for:.0f} s without a word); "
+                "the request was cancelled. Retry shortly."
+            )
 
 
-def _failure(kind, text):
-    if kind == "rejected":
-        return InvalidRequest(text)
-    if kind == "overloaded":
-        return Overloaded(text, retry_after=1)
-    return EngineFailure(f"The engine failed the request: {text}")
-
-
-def watch_disconnect(sock, on_disconnect):
-    """Call on_disconnect() if the client closes its connection; return a function that stops watching.
-
-    The request body has been read, so the socket turns readable only when the client sends more
-    (a pipelined request: stop watching, the connection is alive) or closes it (recv gives b'').
-    """
-    if sock is None:
-        return lambda: None
-
-    def watch():
-        try:
-            gevent.socket.wait_read(sock.fileno())
-            if sock.recv(1, stdlib_socket.MSG_PEEK) == b"":
-                on_disconnect()
-        except (OSError, ValueError):
-            on_disconnect()
-
-    watcher = gevent.spawn(watch)
-    return lambda: watcher.kill(block=False)
-
-
-# What the kernel may hold of a stream its client doesn't read. Left to Linux's autotuning, the send
-# buffer of a client that reads nothing grew to 2.8-4 MB (measured on loopback): 10,000+ chunks, minutes
-# of tokens, so a write blocked only after the generation had ended, if ever. Capped (Linux doubles the
-# value: 128 KB), writes block after ~100 KB, ~290 KB with a client's default receive buffer. A token
-# stream (~250 bytes a chunk, tens of KB/s with logprobs) needs no more: 128 KB per 200 ms round trip
-# still carries 640 KB/s.
-STREAM_SEND_BUFFER_BYTES = 64 * 1024
-
-
-class ClientStoppedReading(BrokenPipeError):
-    """Raised into a response write that stayed blocked for the client write timeout."""
-
-
-class BoundedWrites:
-    """A streamed response body each of whose writes must finish within `seconds`, else the client is dropped.
-
-    A client that stops reading fills its socket's buffers, and then gunicorn's sendall blocks the
-    request's greenlet for good: the request stays in flight, and its generation keeps the engine busy
-    until it ends. Here a write blocked for `seconds` gets a BrokenPipeError, as if the client had left:
-    gunicorn drops the connection (a broken pipe is logged at debug level only) and closes this body,
-    which cancels the generation in the engine. Producing a chunk (waiting for the engine's next tokens)
-    is not writing and is not bounded here.
-    """
-
-    def __init__(self, body, sock, seconds):
-        if sock is not None:
-            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, STREAM_SEND_BUFFER_BYTES)
-        self._body = body
-        self._seconds = seconds
-        self._stalled = ClientStoppedReading(errno.EPIPE, f"the client read nothing for {seconds:g} s")
-        self._deadline = gevent.Timeout(seconds, self._stalled)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        self._deadline.cancel()
-        try:
-            return next(self._body)
-        finally:
-            # Armed until the next call or close(): in between, gunicorn writes this chunk (after the last
-            # one, the end of the chunked body). The timer interrupts the greenlet that armed it: this one.
-            self._deadline.start()
-
-    def close(self):
-        self._deadline.close()
-        if sys.exc_info()[1] is self._stalled:  # gunicorn closes the body while our error unwinds its write
-            log.info("a client read nothing of its stream for %g s: dropped it and cancelled its generation",
-                     self._seconds)
-        self._body.close()
-
-
-def bound_writes(body, sock, seconds):
-    """`body` (an iterable response with close()) written to `sock` (the client's socket), dropping its
-    client when a write blocks for `seconds` (0: never)."""
-    return BoundedWrites(body, sock, seconds) if seconds and seconds > 0 else body
+def _failure(failed):
+    """The client's error for a failed request: every failure, whatever its cause, is mapped here."""
+    if failed.kind is FailureKind.REJECTED:
+        return InvalidRequest(failed.message, param=failed.param)
+    if failed.kind is FailureKind.OVERLOADED:
+        return Overloaded(failed.message, retry_after=1)
+    if failed.kind is FailureKind.GONE:
+        return NotReady(failed.message)
+    return EngineFailure(f"The engine failed the request: {failed.message}")
 
 
 class WorkerRuntime:
@@ -352,12 +303,9 @@ class WorkerRuntime:
             self._clients[key] = EngineClient(self._engine_sockets[key], f"'{servable}' (node {node})")
         return self._clients[key]
 
-    def clients(self):
-        return dict(self._clients)
-
     @staticmethod
     def in_background(function, *args):
         return gevent.spawn(function, *args)
 
-    watch_disconnect = staticmethod(watch_disconnect)
-    bound_writes = staticmethod(bound_writes)
+    watch_disconnect = staticmethod(client_sockets.watch_disconnect)
+    bound_writes = staticmethod(client_sockets.bound_writes)

@@ -27,6 +27,16 @@ from pathlib import Path
 from ovserve.runtime import wire
 from ovserve.runtime.engine import EngineBusy, RequestFailure, RequestRejected
 from ovserve.runtime.follow_ups import MAX_WINDOW_SECONDS, FollowUpWindow
+from ovserve.runtime.messages import (
+    CancelRequest,
+    EngineHello,
+    EngineStats,
+    FailureKind,
+    RequestAccepted,
+    RequestFailed,
+    RequestUpdates,
+    SubmitRequest,
+)
 from ovserve.runtime.telemetry import decline_openvino_telemetry
 
 log = logging.getLogger("ovserve.engine")
@@ -91,7 +101,7 @@ class EngineHost:
         connection = ClientConnection(sock, self.next_connection)
         self.connections[sock] = connection
         self.selector.register(sock, selectors.EVENT_READ, connection)
-        connection.queue(("hello", self.engine.info()))
+        connection.queue(EngineHello(self.engine.info()))
         log.info("worker connection %d opened", connection.number)
 
     def _close(self, connection):
@@ -101,7 +111,9 @@ class EngineHost:
         self.selector.unregister(connection.sock)
         connection.sock.close()
         del self.connections[connection.sock]
-        log.info("worker connection %d closed; cancelled %d request(s)", connection.number, len(connection.request_keys))
+        log.info(
+            "worker connection %d closed; cancelled %d request(s)", connection.number, len(connection.request_keys)
+        )
 
     def _receive(self, connection):
         try:
@@ -117,34 +129,36 @@ class EngineHost:
             self._handle(connection, message)
 
     def _handle(self, connection, message):
-        kind = message[0]
-        if kind == "submit":
-            _, request_id, payload, sent_at = message
-            key = self.next_key
-            self.next_key += 1
-            try:
-                self.engine.submit(key, payload)
-            except RequestRejected as exc:
-                connection.queue(("failed", request_id, "rejected", str(exc)))
-                return
-            except EngineBusy as exc:
-                connection.queue(("failed", request_id, "overloaded", str(exc)))
-                return
-            except Exception as exc:  # one bad request must not take the engine down
-                log.exception("submit failed")
-                connection.queue(("failed", request_id, "engine", f"{type(exc).__name__}: {exc}"))
-                return
-            connection.request_keys[request_id] = key
-            self.follow_ups.submitted(sent_at, engine_idle=not self.owners)
-            self.owners[key] = (connection, request_id)
-            connection.queue(("accepted", request_id))
-        elif kind == "cancel":
-            key = connection.request_keys.pop(message[1], None)
+        if isinstance(message, SubmitRequest):
+            self._submit(connection, message)
+        elif isinstance(message, CancelRequest):
+            key = connection.request_keys.pop(message.request_id, None)
             if key is not None:
                 self.owners.pop(key, None)
                 self.engine.cancel(key)
         else:
-            log.warning("unknown message %r ignored", kind)
+            log.warning("unexpected %s ignored", type(message).__name__)
+
+    def _submit(self, connection, message):
+        request_id = message.request_id
+        key = self.next_key
+        self.next_key += 1
+        try:
+            self.engine.submit(key, message.request)
+        except RequestRejected as exc:
+            connection.queue(RequestFailed(request_id, FailureKind.REJECTED, str(exc), exc.param))
+            return
+        except EngineBusy as exc:
+            connection.queue(RequestFailed(request_id, FailureKind.OVERLOADED, str(exc)))
+            return
+        except Exception as exc:  # one bad request must not take the engine down
+            log.exception("submit failed")
+            connection.queue(RequestFailed(request_id, FailureKind.ENGINE, f"{type(exc).__name__}: {exc}"))
+            return
+        connection.request_keys[request_id] = key
+        self.follow_ups.submitted(message.sent_at, engine_idle=not self.owners)
+        self.owners[key] = (connection, request_id)
+        connection.queue(RequestAccepted(request_id))
 
     def _poll(self, timeout):
         started = time.monotonic()
@@ -156,25 +170,25 @@ class EngineHost:
         self.follow_ups.polled(started)
 
     # --- messages out ----------------------------------------------------------------------
-    def _dispatch(self, updates):
-        """Queue every request's update for its worker; return how many requests finished."""
+    def _dispatch(self, results):
+        """Queue every request's news for its worker, one frame per worker; return how many finished."""
         finished = 0
         batches = {}
-        for key, update, done in updates:
+        for key, result, done in results:
             owner = self.owners.get(key)
             if owner is None:
                 continue
             connection, request_id = owner
-            if isinstance(update, RequestFailure):
-                connection.queue(("failed", request_id, update.kind, update.message))
+            if isinstance(result, RequestFailure):
+                connection.queue(RequestFailed(request_id, result.kind, result.message, result.param))
             else:
-                batches.setdefault(connection, []).append((request_id, update, done))
+                batches.setdefault(connection, []).append((request_id, result, done))
             if done:
                 finished += 1
                 del self.owners[key]
                 connection.request_keys.pop(request_id, None)
         for connection, batch in batches.items():
-            connection.queue(("updates", batch))
+            connection.queue(RequestUpdates(tuple(batch)))
         return finished
 
     def _flush_all(self):
@@ -195,7 +209,7 @@ class EngineHost:
         self.last_stats = now
         stats = self.engine.stats()
         for connection in self.connections.values():
-            connection.queue(("stats", stats))
+            connection.queue(EngineStats(stats))
 
     def _await_follow_ups(self, finish):
         """Hold the next step until the follow-ups of `finish` came or the learned window is over
@@ -225,7 +239,9 @@ class EngineHost:
                     updates = self.engine.step()
                     self.follow_ups.stepped(time.monotonic() - step_started)
                 except Exception:
-                    log.critical("engine step failed; exiting so the supervisor restarts the engine\n%s", traceback.format_exc())
+                    log.critical(
+                        "engine step failed; exiting so the supervisor restarts the engine\n%s", traceback.format_exc()
+                    )
                     raise
                 finished = self._dispatch(updates)
             else:
@@ -273,8 +289,9 @@ def main(argv=None):
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--follow-up-window-ms", type=float, default=MAX_WINDOW_SECONDS * 1000)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s [engine {args.name}] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format=f"%(asctime)s [engine {args.name}] %(levelname)s %(message)s"
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when engines stop
     decline_openvino_telemetry()

@@ -1,25 +1,22 @@
-"""Framing of the messages between HTTP workers and engine processes.
+"""Framing of the typed messages (messages.py) between HTTP workers and engine processes.
 
-A frame is a 4-byte big-endian length and a pickled tuple whose first item names the message.
-Pickle is used because both ends are ovserve processes of one server, talking over a Unix socket
-in a folder only the server's user can open; it is several times faster than JSON for the
-token-id lists that cross this wire every step.
-
-Worker -> engine:  ("submit", request_id, payload, sent_at) | ("cancel", request_id)
-Engine -> worker:  ("hello", info) | ("accepted", request_id)
-                   | ("updates", [(request_id, update, done), ...])
-                   | ("failed", request_id, error_kind, message) | ("stats", stats)
+A frame is a 4-byte big-endian length and the pickled `to_wire()` tuple of one message: its tag and
+its fields, plain values only, rebuilt into the message on arrival. Pickle is used because both ends
+are ovserve processes of one server, talking over a Unix socket in a folder only the server's user
+can open; it is several times faster than JSON for the token-id lists that cross this wire every step.
 """
 
 import pickle
 import struct
+
+from ovserve.runtime.messages import decode
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 256 * 1024 * 1024
 
 
 def encode(message):
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps(message.to_wire(), protocol=pickle.HIGHEST_PROTOCOL)
     return HEADER.pack(len(body)) + body
 
 
@@ -39,6 +36,6 @@ class FrameDecoder:
             end = HEADER.size + length
             if len(self._buffer) < end:
                 break
-            messages.append(pickle.loads(bytes(self._buffer[HEADER.size:end])))
+            messages.append(decode(pickle.loads(bytes(self._buffer[HEADER.size : end]))))
             del self._buffer[:end]
         return messages

@@ -45,14 +45,34 @@ class LaunchedServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = self.base + "/v3"
         self.say = log or (lambda line: None)
-        self.log_path = Path(log_path) if log_path else Path(
-            tempfile.NamedTemporaryFile(prefix="ovserve-server-", suffix=".log", delete=False).name)
+        self.log_path = (
+            Path(log_path)
+            if log_path
+            else Path(tempfile.NamedTemporaryFile(prefix="ovserve-server-", suffix=".log", delete=False).name)
+        )
         self._log = open(self.log_path, "wb")
-        command = [sys.executable, "-m", "ovserve", "serve", "--config", str(config), "--host", "127.0.0.1",
-                   "--port", str(self.port), *extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "ovserve",
+            "serve",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *extra_args,
+        ]
         self.say(f"starting: {' '.join(command)} (log: {self.log_path})")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=cwd, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
 
     def log_text(self):
         return self.log_path.read_text(errors="replace")
@@ -65,7 +85,9 @@ class LaunchedServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerFailed(f"the server exited with code {self.process.returncode}; log tail:\n{self.log_tail()}")
+                raise ServerFailed(
+                    f"the server exited with code {self.process.returncode}; log tail:\n{self.log_tail()}"
+                )
             if _status(self.base + "/v2/health/ready", timeout=2) == 200:
                 return self
             time.sleep(0.3)

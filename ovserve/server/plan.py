@@ -23,18 +23,31 @@ class RuntimePlan:
 
     def to_environment(self):
         sockets = [[servable, node, path] for (servable, node), path in self.engine_sockets.items()]
-        return json.dumps({"config_file": self.config_file, "engine_sockets": sockets, "max_body_bytes": self.max_body_bytes,
-                           "drain_file": self.drain_file, "api_key_file": self.api_key_file,
-                           "cors_origins": list(self.cors_origins),
-                           "client_write_timeout_seconds": self.client_write_timeout_seconds})
+        return json.dumps(
+            {
+                "config_file": self.config_file,
+                "engine_sockets": sockets,
+                "max_body_bytes": self.max_body_bytes,
+                "drain_file": self.drain_file,
+                "api_key_file": self.api_key_file,
+                "cors_origins": list(self.cors_origins),
+                "client_write_timeout_seconds": self.client_write_timeout_seconds,
+            }
+        )
 
     @classmethod
     def from_environment(cls):
         data = json.loads(os.environ[ENVIRONMENT_VARIABLE])
         sockets = {(servable, node): path for servable, node, path in data["engine_sockets"]}
-        return cls(data["config_file"], sockets, data["max_body_bytes"], data["drain_file"],
-                   data["api_key_file"], tuple(data["cors_origins"]),
-                   client_write_timeout_seconds=data["client_write_timeout_seconds"])
+        return cls(
+            data["config_file"],
+            sockets,
+            data["max_body_bytes"],
+            data["drain_file"],
+            data["api_key_file"],
+            tuple(data["cors_origins"]),
+            client_write_timeout_seconds=data["client_write_timeout_seconds"],
+        )
 
     def is_draining(self):
         return os.path.exists(self.drain_file)
@@ -50,6 +63,11 @@ class ConnectionLimits:
     body_timeout_seconds: float = 30.0
 
     def to_arguments(self):
-        return ["--worker-connections", str(self.worker_connections),
-                "--header-timeout-seconds", str(self.header_timeout_seconds),
-                "--body-timeout-seconds", str(self.body_timeout_seconds)]
+        return [
+            "--worker-connections",
+            str(self.worker_connections),
+            "--header-timeout-seconds",
+            str(self.header_timeout_seconds),
+            "--body-timeout-seconds",
+            str(self.body_timeout_seconds),
+        ]

@@ -33,8 +33,11 @@ def remove_stale_runtime_folders(parent=None):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     if removed:
-        log.info("removed %d runtime folder(s) of servers that are gone: %s", len(removed),
-                 ", ".join(str(folder) for folder in removed))
+        log.info(
+            "removed %d runtime folder(s) of servers that are gone: %s",
+            len(removed),
+            ", ".join(str(folder) for folder in removed),
+        )
     return removed
 
 

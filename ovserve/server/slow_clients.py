@@ -37,8 +37,9 @@ class GuardedBodies:
         self.turns = CpuTurns()
 
     def __call__(self, environ, start_response):
-        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], self.timeout_seconds, self.turns,
-                                             environ.get("gunicorn.socket"))
+        environ["wsgi.input"] = GuardedInput(
+            environ["wsgi.input"], self.timeout_seconds, self.turns, environ.get("gunicorn.socket")
+        )
         return self.app(environ, start_response)
 
 
@@ -123,8 +124,12 @@ def connections_within_file_limit(wanted):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = wanted + SPARE_FILE_DESCRIPTORS
     if hard != resource.RLIM_INFINITY and hard < needed:
-        log.warning("the open-file limit (%d) allows %d connections per worker, not %d", hard,
-                    hard - SPARE_FILE_DESCRIPTORS, wanted)
+        log.warning(
+            "the open-file limit (%d) allows %d connections per worker, not %d",
+            hard,
+            hard - SPARE_FILE_DESCRIPTORS,
+            wanted,
+        )
         needed, wanted = hard, max(1, hard - SPARE_FILE_DESCRIPTORS)
     if soft != resource.RLIM_INFINITY and soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ovserve.config.loader import load_server_config
 from ovserve.graph.registry import ServableRegistry
+from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.server.plan import ENVIRONMENT_VARIABLE, ConnectionLimits, RuntimePlan
 from ovserve.server.runtime_folder import create_runtime_folder, remove_stale_runtime_folders
 
@@ -33,6 +34,8 @@ def _detached_child():
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
 POLL_SECONDS = 0.2
 ENGINE_STOP_SECONDS = 10
 RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)
@@ -62,10 +65,25 @@ class EngineProcess:
         self.healthy_since = None  # time.monotonic() since which it has been ready and beating
 
     def start(self):
-        command = [sys.executable, "-m", "ovserve.runtime.engine_host", "--socket", self.socket_path,
-                   "--factory", self.spec.factory, "--options", json.dumps(self.spec.options),
-                   "--name", self.label, "--log-level", self.log_level.upper(), "--heartbeat", self.heartbeat_path,
-                   "--follow-up-window-ms", str(self.follow_up_window_ms)]
+        command = [
+            sys.executable,
+            "-m",
+            "ovserve.runtime.engine_host",
+            "--socket",
+            self.socket_path,
+            "--factory",
+            self.spec.factory,
+            "--options",
+            json.dumps(self.spec.options),
+            "--name",
+            self.label,
+            "--log-level",
+            self.log_level.upper(),
+            "--heartbeat",
+            self.heartbeat_path,
+            "--follow-up-window-ms",
+            str(self.follow_up_window_ms),
+        ]
         self.started_at = time.time()
         self.process = subprocess.Popen(command, preexec_fn=_detached_child)
         self.restart_at = None
@@ -95,8 +113,12 @@ class EngineProcess:
         elif self.healthy_since is None:
             self.healthy_since = now
         elif self.restarts and now - self.healthy_since >= HEALTHY_RESET_SECONDS:
-            log.info("engine %s has been healthy for %.0f s: its next restart waits %s s again",
-                     self.label, now - self.healthy_since, RESTART_BACKOFF_SECONDS[0])
+            log.info(
+                "engine %s has been healthy for %.0f s: its next restart waits %s s again",
+                self.label,
+                now - self.healthy_since,
+                RESTART_BACKOFF_SECONDS[0],
+            )
             self.restarts = 0
 
     def stop(self):
@@ -105,11 +127,25 @@ class EngineProcess:
 
 
 class Supervisor:
-    def __init__(self, config_path, host, port, workers=1, log_level="info", graceful_timeout=30,
-                 max_body_bytes=16 * 1024 * 1024, drain_seconds=1.0, watchdog_seconds=30.0, api_key_file=None,
-                 cors_origins=(), follow_up_window_ms=50, client_write_timeout_seconds=30.0,
-                 connection_limits=ConnectionLimits()):
+    def __init__(
+        self,
+        config_path,
+        host,
+        port,
+        workers=1,
+        log_level="info",
+        graceful_timeout=30,
+        max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+        drain_seconds=1.0,
+        watchdog_seconds=30.0,
+        api_key_file=None,
+        cors_origins=(),
+        follow_up_window_ms=50,
+        client_write_timeout_seconds=30.0,
+        connection_limits=None,
+    ):
         self.config_path = config_path
+        connection_limits = connection_limits or ConnectionLimits()
         self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.workers = workers
         self.log_level = log_level
@@ -159,11 +195,21 @@ class Supervisor:
             for node_name, spec in servable.engine_specs().items():
                 socket_path = str(runtime_dir / f"engine-{len(self.engines)}.sock")
                 sockets[(servable.name, node_name)] = socket_path
-                self.engines.append(EngineProcess(f"{servable.name}/{node_name}", socket_path, spec, self.log_level,
-                                                  self.follow_up_window_ms))
+                self.engines.append(
+                    EngineProcess(
+                        f"{servable.name}/{node_name}", socket_path, spec, self.log_level, self.follow_up_window_ms
+                    )
+                )
         self.drain_file = str(runtime_dir / "draining")
-        plan = RuntimePlan(str(config.file), sockets, self.max_body_bytes, self.drain_file, self.api_key_file,
-                           self.cors_origins, client_write_timeout_seconds=self.client_write_timeout_seconds)
+        plan = RuntimePlan(
+            str(config.file),
+            sockets,
+            self.max_body_bytes,
+            self.drain_file,
+            self.api_key_file,
+            self.cors_origins,
+            client_write_timeout_seconds=self.client_write_timeout_seconds,
+        )
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         for engine in self.engines:
@@ -172,13 +218,27 @@ class Supervisor:
         # only (the runtime folder is new, private and removed at exit): files of an earlier run would add in.
         metrics_dir = runtime_dir / "metrics"
         metrics_dir.mkdir()
-        environment = dict(os.environ, **{ENVIRONMENT_VARIABLE: plan.to_environment(),
-                                          "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+        environment = dict(
+            os.environ, **{ENVIRONMENT_VARIABLE: plan.to_environment(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        )
         self.http = subprocess.Popen(
-            [sys.executable, "-m", "ovserve.server.wsgi", "--bind", self.bind, "--workers", str(self.workers),
-             "--graceful-timeout", str(self.graceful_timeout), "--log-level", self.log_level,
-             *self.connection_limits.to_arguments()],
-            env=environment, preexec_fn=_detached_child)
+            [
+                sys.executable,
+                "-m",
+                "ovserve.server.wsgi",
+                "--bind",
+                self.bind,
+                "--workers",
+                str(self.workers),
+                "--graceful-timeout",
+                str(self.graceful_timeout),
+                "--log-level",
+                self.log_level,
+                *self.connection_limits.to_arguments(),
+            ],
+            env=environment,
+            preexec_fn=_detached_child,
+        )
         log.info("serving %s on http://%s (config %s)", ", ".join(registry.names()), self.bind, config.file)
         announced = False
         while not self.stopping:
@@ -202,8 +262,12 @@ class Supervisor:
         if code is None:
             stalled = engine.seconds_since_heartbeat() if engine.was_ready else 0.0
             if stalled > self.watchdog_seconds:
-                log.error("engine %s has not completed a loop for %.0f s (watchdog %.0f s): killing it to restart it",
-                          engine.label, stalled, self.watchdog_seconds)
+                log.error(
+                    "engine %s has not completed a loop for %.0f s (watchdog %.0f s): killing it to restart it",
+                    engine.label,
+                    stalled,
+                    self.watchdog_seconds,
+                )
                 engine.process.kill()
                 engine.process.wait()
             else:
@@ -229,8 +293,11 @@ class Supervisor:
     def _stop_all(self):
         if self.http and self.http.poll() is None and self.drain_file:
             self._start_draining()  # when no signal did (an engine failed to start)
-            log.info("draining for %.1f s, then finishing in-flight requests (up to %d s)",
-                     self.drain_seconds, self.graceful_timeout)
+            log.info(
+                "draining for %.1f s, then finishing in-flight requests (up to %d s)",
+                self.drain_seconds,
+                self.graceful_timeout,
+            )
             time.sleep(max(0.0, self.draining_since + self.drain_seconds - time.monotonic()))
         if self.http and self.http.poll() is None:
             self.http.send_signal(signal.SIGTERM)  # gunicorn: stop accepting, finish in-flight requests

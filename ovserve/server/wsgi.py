@@ -33,11 +33,14 @@ def build_worker_app():
     runtime = WorkerRuntime(plan.engine_sockets)
     for servable in registry:
         servable.load(runtime)
-    options = AppOptions(max_body_bytes=plan.max_body_bytes, watch_disconnect=runtime.watch_disconnect,
-                         is_draining=plan.is_draining, api_keys=load_api_keys(plan.api_key_file or None),
-                         cors_origins=plan.cors_origins,
-                         bound_stream_writes=lambda body, sock: runtime.bound_writes(body, sock,
-                                                                                     plan.client_write_timeout_seconds))
+    options = AppOptions(
+        max_body_bytes=plan.max_body_bytes,
+        watch_disconnect=runtime.watch_disconnect,
+        is_draining=plan.is_draining,
+        api_keys=load_api_keys(plan.api_key_file or None),
+        cors_origins=plan.cors_origins,
+        bound_stream_writes=lambda body, sock: runtime.bound_writes(body, sock, plan.client_write_timeout_seconds),
+    )
     return create_app(registry, options)
 
 
@@ -77,22 +80,25 @@ def main(argv=None):
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(PrintableFormatter("%(asctime)s [http %(process)d] %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    OvserveApplication({
-        "bind": args.bind,
-        "workers": args.workers,
-        "worker_class": "gevent",
-        "worker_connections": connections_within_file_limit(args.worker_connections),
-        "graceful_timeout": args.graceful_timeout,
-        "timeout": 60,
-        # The gevent worker gives a connection this long to send each request's line and headers (and
-        # keeps an idle connection this long); it needs a value above 0, or the wait has no bound.
-        "keepalive": max(1, args.header_timeout_seconds),
-        "preload_app": False,
-        "loglevel": args.log_level,
-        "accesslog": None,
-        "proc_name": "ovserve-http",
-        "child_exit": forget_worker_metrics,
-    }, args.body_timeout_seconds).run()
+    OvserveApplication(
+        {
+            "bind": args.bind,
+            "workers": args.workers,
+            "worker_class": "gevent",
+            "worker_connections": connections_within_file_limit(args.worker_connections),
+            "graceful_timeout": args.graceful_timeout,
+            "timeout": 60,
+            # The gevent worker gives a connection this long to send each request's line and headers (and
+            # keeps an idle connection this long); it needs a value above 0, or the wait has no bound.
+            "keepalive": max(1, args.header_timeout_seconds),
+            "preload_app": False,
+            "loglevel": args.log_level,
+            "accesslog": None,
+            "proc_name": "ovserve-http",
+            "child_exit": forget_worker_metrics,
+        },
+        args.body_timeout_seconds,
+    ).run()
 
 
 if __name__ == "__main__":

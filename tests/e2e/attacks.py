@@ -24,8 +24,10 @@ def request_head(method, path, headers=()):
 def half_sent_post(port, path="/v3/chat/completions", declared_length=1000):
     """A connection that sends its headers and the start of a JSON body, then nothing more."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(request_head("POST", path, [("Content-Type", "application/json"),
-                                             ("Content-Length", declared_length)]) + HALF_SENT_BODY)
+    sock.sendall(
+        request_head("POST", path, [("Content-Type", "application/json"), ("Content-Length", declared_length)])
+        + HALF_SENT_BODY
+    )
     return sock
 
 
@@ -139,8 +141,15 @@ def post_big_bodies(port, path, bodies, timeout=120):
 
 def stream_gaps(port, model, seconds_between=None, max_tokens=400):
     """Stream a chat completion; return the gaps (s) between its server-sent events as they arrive."""
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Tell a long story."}],
-                       "max_tokens": max_tokens, "ignore_eos": True, "stream": True})
+    body = json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": "Tell a long story."}],
+            "max_tokens": max_tokens,
+            "ignore_eos": True,
+            "stream": True,
+        }
+    )
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     connection.request("POST", "/v3/chat/completions", body=body, headers={"Content-Type": "application/json"})
     response = connection.getresponse()
@@ -166,8 +175,9 @@ def _main(port, attack):
         print(f"status {status} after {time.monotonic() - started:.1f} s")
     elif attack == "big-bodies":
         model = "HuggingFaceTB/SmolLM2-135M-Instruct"
-        body = json.dumps({"model": model, "messages": [{"role": "user", "content": "word " * 3_000_000}],
-                           "max_tokens": 2}).encode()
+        body = json.dumps(
+            {"model": model, "messages": [{"role": "user", "content": "word " * 3_000_000}], "max_tokens": 2}
+        ).encode()
         gaps = []
         streaming = threading.Thread(target=lambda: gaps.extend(stream_gaps(port, model)))
         streaming.start()
@@ -175,8 +185,10 @@ def _main(port, attack):
         with LivenessProbe(port, interval=0.02) as probe:
             statuses = post_big_bodies(port, "/v3/chat/completions", [body] * 4)
         streaming.join(120)
-        print(f"statuses {statuses}; liveness worst {probe.worst:.3f} s over {len(probe.latencies)} probes; "
-              f"the stream's longest gap between events {max(gaps, default=0):.3f} s")
+        print(
+            f"statuses {statuses}; liveness worst {probe.worst:.3f} s over {len(probe.latencies)} probes; "
+            f"the stream's longest gap between events {max(gaps, default=0):.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,17 @@ import pytest
 import requests
 from openai import OpenAI
 
-from tests.e2e.server import FIXTURES, RunningServer
 # Session fixtures of the model-preparation and retrieval tests (exports, stand-in hub, their config).
-from tests.e2e.prepared_models import (exported_minilm, exported_reranker, hub, preparation_root,  # noqa: F401
-                                       pulled_models, retrieval_config, tiny_cross_encoder)
+from tests.e2e.prepared_models import (  # noqa: F401
+    exported_minilm,
+    exported_reranker,
+    hub,
+    preparation_root,
+    pulled_models,
+    retrieval_config,
+    tiny_cross_encoder,
+)
+from tests.e2e.server import FIXTURES, RunningServer
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 WATCHDOG_SECONDS = 10

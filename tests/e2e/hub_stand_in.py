@@ -67,8 +67,11 @@ class HubStandIn:
 
     def ranges_asked(self, suffix):
         """Range headers of the GETs for files whose path ends with `suffix`."""
-        return [range_header for method, path, range_header in self.requests
-                if method == "GET" and path.endswith(suffix) and range_header]
+        return [
+            range_header
+            for method, path, range_header in self.requests
+            if method == "GET" and path.endswith(suffix) and range_header
+        ]
 
     def _handler_class(self):
         hub = self
@@ -116,18 +119,39 @@ class HubStandIn:
                 if repo not in hub.repositories:
                     return self._not_found(f"repository {repo}")
                 siblings = [{"rfilename": name} for name in hub.files(repo)]
-                return self._json(200, {"_id": repo, "id": repo, "modelId": repo, "sha": COMMIT, "private": False,
-                                        "gated": False, "disabled": False, "downloads": 0, "likes": 0,
-                                        "tags": [], "siblings": siblings, "lastModified": "2026-11-01T00:00:00.000Z",
-                                        "createdAt": "2026-11-01T00:00:00.000Z"})
+                return self._json(
+                    200,
+                    {
+                        "_id": repo,
+                        "id": repo,
+                        "modelId": repo,
+                        "sha": COMMIT,
+                        "private": False,
+                        "gated": False,
+                        "disabled": False,
+                        "downloads": 0,
+                        "likes": 0,
+                        "tags": [],
+                        "siblings": siblings,
+                        "lastModified": "2026-11-01T00:00:00.000Z",
+                        "createdAt": "2026-11-01T00:00:00.000Z",
+                    },
+                )
 
             def _tree(self, repo, revision, path=None):
                 if repo not in hub.repositories:
                     return self._not_found(f"repository {repo}")
                 folder = hub.repositories[repo]
-                entries = [{"type": "file", "path": name, "size": (folder / name).stat().st_size,
-                            "oid": hub.etag(folder / name)[:40]} for name in hub.files(repo)
-                           if not path or name.startswith(path.rstrip("/") + "/")]
+                entries = [
+                    {
+                        "type": "file",
+                        "path": name,
+                        "size": (folder / name).stat().st_size,
+                        "oid": hub.etag(folder / name)[:40],
+                    }
+                    for name in hub.files(repo)
+                    if not path or name.startswith(path.rstrip("/") + "/")
+                ]
                 return self._json(200, entries)
 
             def _file(self, repo, revision, path):

@@ -11,14 +11,31 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def bench(*arguments, timeout=600):
-    return subprocess.run([sys.executable, "-m", "ovserve", "bench", *arguments], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ovserve", "bench", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_bench_against_the_server(server, tmp_path):
     out = tmp_path / "bench.json"
-    result = bench("--url", server.base + "/v3", "--concurrency", "1,2", "--requests", "4", "--max-tokens", "8",
-                   "--warmup", "1", "--json", str(out))
+    result = bench(
+        "--url",
+        server.base + "/v3",
+        "--concurrency",
+        "1,2",
+        "--requests",
+        "4",
+        "--max-tokens",
+        "8",
+        "--warmup",
+        "1",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "| level | side" in result.stdout and "| c=2 " in result.stdout and "TTFT p99" in result.stdout
     assert "Health probe" in result.stdout  # ovserve answers /v2/health/live
@@ -38,9 +55,25 @@ def test_bench_against_the_server(server, tmp_path):
 
 def test_bench_with_the_raw_engine(server, tmp_path):
     out = tmp_path / "raw.json"
-    result = bench("--url", server.base + "/v3", "--raw", str(FIXTURES / "config.json"), "--concurrency", "2",
-                   "--requests", "2", "--repeats", "1", "--max-tokens", "8", "--warmup", "0", "--json", str(out),
-                   "--no-chart")
+    result = bench(
+        "--url",
+        server.base + "/v3",
+        "--raw",
+        str(FIXTURES / "config.json"),
+        "--concurrency",
+        "2",
+        "--requests",
+        "2",
+        "--repeats",
+        "1",
+        "--max-tokens",
+        "8",
+        "--warmup",
+        "0",
+        "--json",
+        str(out),
+        "--no-chart",
+    )
     assert result.returncode == 0, result.stderr
     assert "server/raw" in result.stdout
     document = json.loads(out.read_text())

@@ -11,16 +11,21 @@ CAPITAL = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 def test_unary_chat_has_openai_shape_and_true_usage(http, base_url):
-    response = http.post(f"{base_url}/v3/chat/completions",
-                         json={"model": DEFAULT_MODEL, "messages": CAPITAL, "temperature": 0})
+    response = http.post(
+        f"{base_url}/v3/chat/completions", json={"model": DEFAULT_MODEL, "messages": CAPITAL, "temperature": 0}
+    )
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"id", "object", "created", "model", "choices", "usage"}
     assert body["id"].startswith("chatcmpl-") and body["object"] == "chat.completion"
     assert body["model"] == DEFAULT_MODEL and isinstance(body["created"], int)
     (choice,) = body["choices"]
-    assert choice == {"index": 0, "message": {"role": "assistant", "content": choice["message"]["content"]},
-                      "logprobs": None, "finish_reason": "stop"}
+    assert choice == {
+        "index": 0,
+        "message": {"role": "assistant", "content": choice["message"]["content"]},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
     assert "Paris" in choice["message"]["content"]
     usage = body["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -56,18 +61,29 @@ def test_streaming_chat_yields_tokens_one_by_one_and_matches_unary(client):
 
 
 def test_seeded_sampling_is_reproducible_and_stream_equals_unary(client):
-    kwargs = dict(model=DETERMINISTIC_MODEL, messages=[{"role": "user", "content": "Invent a name for a cat."}],
-                  temperature=1.0, top_p=0.9, seed=1234, max_tokens=24)
+    kwargs = dict(
+        model=DETERMINISTIC_MODEL,
+        messages=[{"role": "user", "content": "Invent a name for a cat."}],
+        temperature=1.0,
+        top_p=0.9,
+        seed=1234,
+        max_tokens=24,
+    )
     first = client.chat.completions.create(**kwargs).choices[0].message.content
     second = client.chat.completions.create(**kwargs).choices[0].message.content
-    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(stream=True, **kwargs)
-                       if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or "" for c in client.chat.completions.create(stream=True, **kwargs) if c.choices
+    )
     assert first == second == streamed
 
 
 def test_max_tokens_gives_length_finish_reason(client):
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Count to 100."}],
-                                            max_completion_tokens=7, temperature=0)
+    result = client.chat.completions.create(
+        model=DEFAULT_MODEL,
+        messages=[{"role": "user", "content": "Count to 100."}],
+        max_completion_tokens=7,
+        temperature=0,
+    )
     assert result.choices[0].finish_reason == "length"
     assert result.usage.completion_tokens == 7
 
@@ -79,15 +95,20 @@ def test_stop_string_cuts_output_in_unary_and_stream(client):
     cut = client.chat.completions.create(stop=["Paris"], **kwargs)
     assert cut.choices[0].message.content == full[: full.index("Paris")]
     assert cut.choices[0].finish_reason == "stop"
-    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(stream=True, stop="Paris", **kwargs)
-                       if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(stream=True, stop="Paris", **kwargs)
+        if c.choices
+    )
     assert streamed == cut.choices[0].message.content
 
 
 def test_raw_sse_framing(http, base_url):
-    response = http.post(f"{base_url}/v1/chat/completions", stream=True,
-                         json={"model": DEFAULT_MODEL, "messages": CAPITAL, "max_tokens": 5, "stream": True,
-                               "ignore_eos": True})  # sampled: without ignore_eos it may stop early
+    response = http.post(
+        f"{base_url}/v1/chat/completions",
+        stream=True,
+        json={"model": DEFAULT_MODEL, "messages": CAPITAL, "max_tokens": 5, "stream": True, "ignore_eos": True},
+    )  # sampled: without ignore_eos it may stop early
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = [line for line in response.iter_lines(decode_unicode=True) if line]

@@ -8,7 +8,9 @@ from tests.e2e.conftest import DEFAULT_MODEL, DETERMINISTIC_MODEL
 
 
 def test_unary_completion_shape(client):
-    result = client.completions.create(model=DEFAULT_MODEL, prompt="The capital of France is", max_tokens=8, temperature=0)
+    result = client.completions.create(
+        model=DEFAULT_MODEL, prompt="The capital of France is", max_tokens=8, temperature=0
+    )
     assert result.object == "text_completion" and result.id.startswith("cmpl-")
     (choice,) = result.choices
     assert choice.index == 0 and choice.finish_reason in ("stop", "length") and choice.text
@@ -32,7 +34,9 @@ def test_list_with_one_prompt(client):
 
 def test_several_prompts_are_answered_prompt_by_prompt(client):
     prompts = ["The capital of France is", "Once upon a time", "1, 2, 3,"]
-    singles = [client.completions.create(model=DETERMINISTIC_MODEL, prompt=p, max_tokens=6, temperature=0) for p in prompts]
+    singles = [
+        client.completions.create(model=DETERMINISTIC_MODEL, prompt=p, max_tokens=6, temperature=0) for p in prompts
+    ]
     alone = [single.choices[0].text for single in singles]
     result = client.completions.create(model=DETERMINISTIC_MODEL, prompt=prompts, max_tokens=6, temperature=0, n=2)
     # Choice j of prompt i is choice i·n + j; greedy choices of one prompt are equal.
@@ -40,8 +44,16 @@ def test_several_prompts_are_answered_prompt_by_prompt(client):
     assert [c.text for c in result.choices] == [text for text in alone for _ in range(2)]
     assert result.usage.prompt_tokens == sum(single.usage.prompt_tokens for single in singles)
     assert result.usage.completion_tokens == 2 * sum(single.usage.completion_tokens for single in singles)
-    chunks = list(client.completions.create(model=DETERMINISTIC_MODEL, prompt=prompts, max_tokens=6, temperature=0,
-                                            stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client.completions.create(
+            model=DETERMINISTIC_MODEL,
+            prompt=prompts,
+            max_tokens=6,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     texts = [""] * 3
     for chunk in chunks:
         for choice in chunk.choices:
@@ -58,16 +70,18 @@ def test_token_id_prompts_are_used_as_they_are(client, http, base_url):
     assert by_ids.choices[0].text == text + by_text.choices[0].text
     assert by_ids.usage.prompt_tokens == len(ids) == by_text.usage.prompt_tokens
     both = client.completions.create(model=DETERMINISTIC_MODEL, prompt=[ids, ids[:2]], max_tokens=2, temperature=0)
-    assert both.choices[0].text == by_text.choices[0].text[:len(both.choices[0].text)]
+    assert both.choices[0].text == by_text.choices[0].text[: len(both.choices[0].text)]
     assert both.usage.prompt_tokens == len(ids) + 2
 
 
 def test_a_bad_prompt_among_several_fails_the_request_and_starts_nothing(client, http, base_url):
-    outside = http.post(f"{base_url}/v3/completions", json={"model": DEFAULT_MODEL, "prompt": [[1, 2], [3, 10**9]],
-                                                           "max_tokens": 2})
+    outside = http.post(
+        f"{base_url}/v3/completions", json={"model": DEFAULT_MODEL, "prompt": [[1, 2], [3, 10**9]], "max_tokens": 2}
+    )
     assert outside.status_code == 400 and "outside the vocabulary" in outside.json()["error"]["message"]
-    too_long = http.post(f"{base_url}/v3/completions", json={"model": DEFAULT_MODEL, "prompt": ["Hi", "word " * 9000],
-                                                            "max_tokens": 2})
+    too_long = http.post(
+        f"{base_url}/v3/completions", json={"model": DEFAULT_MODEL, "prompt": ["Hi", "word " * 9000], "max_tokens": 2}
+    )
     assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "context_length_exceeded"
     stats = http.get(f"{base_url}/v2/models/{DEFAULT_MODEL}/stats").json()["nodes"]["llm"]
-    assert stats["worker_open_streams"] == 0
+    assert stats["worker_open_requests"] == 0

@@ -37,8 +37,14 @@ def edge(tmp_path_factory, runtime_parent):
     log = tmp_path_factory.mktemp("edge") / "server.log"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TMPDIR", str(runtime_parent))
-        running = RunningServer(FIXTURES / "single.json", "--body-timeout-seconds", str(BODY_TIMEOUT),
-                                "--header-timeout-seconds", str(HEADER_TIMEOUT), log_path=log)
+        running = RunningServer(
+            FIXTURES / "single.json",
+            "--body-timeout-seconds",
+            str(BODY_TIMEOUT),
+            "--header-timeout-seconds",
+            str(HEADER_TIMEOUT),
+            log_path=log,
+        )
     try:
         yield running.wait_ready()
     finally:
@@ -151,8 +157,14 @@ def test_the_runtime_folder_of_a_killed_server_is_removed_at_the_next_start(edge
     alive = runtime_parent / "ovserve-alive"
     alive.mkdir()
     (alive / "owner").write_text(f"{os.getpid()} {Path('/proc/self/stat').read_text().rsplit(')', 1)[1].split()[19]}")
-    started = subprocess.run([sys.executable, "-m", "ovserve", "serve", "--config", "missing.json"], cwd=REPO,
-                             env=dict(os.environ, TMPDIR=str(runtime_parent)), capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [sys.executable, "-m", "ovserve", "serve", "--config", "missing.json"],
+        cwd=REPO,
+        env=dict(os.environ, TMPDIR=str(runtime_parent)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert started.returncode == 2, started.stderr  # stops at the missing config, after the clean-up
     assert not folder.exists() and alive.exists(), started.stderr
     assert f"removed 1 runtime folder(s) of servers that are gone: {folder}" in started.stderr

@@ -19,29 +19,36 @@ def assert_openai_error(response, status, param=None):
     return error
 
 
-@pytest.mark.parametrize("body, param", [
-    ({"messages": HELLO}, "model"),
-    ({"model": DEFAULT_MODEL}, "messages"),
-    ({"model": DEFAULT_MODEL, "messages": []}, "messages"),
-    ({"model": DEFAULT_MODEL, "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
-    ({"model": DEFAULT_MODEL, "messages": "hello"}, "messages"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "temperature": "hot"}, "temperature"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "temperature": 3}, "temperature"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "max_tokens": 0}, "max_tokens"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "max_tokens": 1.5}, "max_tokens"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "top_p": 0}, "top_p"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "stream": "yes"}, "stream"),
-    ({"model": DEFAULT_MODEL, "messages": HELLO, "logit_bias": {"1": 5}}, "logit_bias"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"messages": HELLO}, "model"),
+        ({"model": DEFAULT_MODEL}, "messages"),
+        ({"model": DEFAULT_MODEL, "messages": []}, "messages"),
+        ({"model": DEFAULT_MODEL, "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+        ({"model": DEFAULT_MODEL, "messages": "hello"}, "messages"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "temperature": "hot"}, "temperature"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "temperature": 3}, "temperature"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "max_tokens": 0}, "max_tokens"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "max_tokens": 1.5}, "max_tokens"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "top_p": 0}, "top_p"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "stream": "yes"}, "stream"),
+        ({"model": DEFAULT_MODEL, "messages": HELLO, "logit_bias": {"1": 5}}, "logit_bias"),
+    ],
+)
 def test_invalid_bodies_are_400_naming_the_parameter(http, base_url, body, param):
     error = assert_openai_error(http.post(base_url + CHAT, json=body), 400, param)
     assert error["type"] == "invalid_request_error"
 
 
 def test_malformed_json_and_wrong_content_type(http, base_url):
-    assert_openai_error(http.post(base_url + CHAT, data=b'{"model": ', headers={"Content-Type": "application/json"}), 400)
-    assert_openai_error(http.post(base_url + CHAT, data=b"\xff\xfe{}", headers={"Content-Type": "application/json"}), 400)
+    assert_openai_error(
+        http.post(base_url + CHAT, data=b'{"model": ', headers={"Content-Type": "application/json"}), 400
+    )
+    assert_openai_error(
+        http.post(base_url + CHAT, data=b"\xff\xfe{}", headers={"Content-Type": "application/json"}), 400
+    )
     assert_openai_error(http.post(base_url + CHAT, data=b"model=x", headers={"Content-Type": "text/plain"}), 415)
 
 
@@ -74,6 +81,7 @@ def test_max_tokens_limit_of_the_node(client):
 
 
 def test_server_still_serves_after_errors(client):
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=HELLO, max_tokens=3,
-                                            extra_body={"ignore_eos": True})
+    result = client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=HELLO, max_tokens=3, extra_body={"ignore_eos": True}
+    )
     assert result.usage.completion_tokens == 3

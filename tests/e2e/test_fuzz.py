@@ -53,8 +53,14 @@ HELLO = [{"role": "user", "content": "Hi"}]
 
 # --- schemathesis, from the served OpenAPI document ------------------------------------------------
 
-ROUTE_KINDS = {"/chat/completions": "chat_completions", "/completions": "completions",
-               "/tokenize": "tokenize", "/detokenize": "detokenize", "/embeddings": "embeddings", "/rerank": "rerank"}
+ROUTE_KINDS = {
+    "/chat/completions": "chat_completions",
+    "/completions": "completions",
+    "/tokenize": "tokenize",
+    "/detokenize": "detokenize",
+    "/embeddings": "embeddings",
+    "/rerank": "rerank",
+}
 GENERATING = ("chat_completions", "completions")
 
 
@@ -95,7 +101,9 @@ def openai_error_on_4xx(ctx, response, case):
         try:
             error = json.loads(response.content)["error"]
         except (ValueError, KeyError, TypeError):
-            raise AssertionError(f"{response.status_code} without an OpenAI error object: {response.content[:300]!r}")
+            raise AssertionError(
+                f"{response.status_code} without an OpenAI error object: {response.content[:300]!r}"
+            ) from None
         missing = {"message", "type", "param", "code"} - set(error)
         assert not missing, f"{response.status_code} error object without {sorted(missing)}: {error}"
         assert isinstance(error["message"], str) and error["message"], error
@@ -108,12 +116,14 @@ def openai_error_on_4xx(ctx, response, case):
 # document. (schemathesis.pytest.from_fixture would load it from the server, but its lazy tests
 # don't run under pytest 9: they set the removed Node._nodeid.)
 SERVED_MODELS = [servable["name"] for servable in json.loads((FIXTURES / "config.json").read_text())["servables"]]
-CONFIG = schemathesis.Config.from_dict({
-    "seed": SEED,
-    "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
-    "phases": {"stateful": {"enabled": False}, **PHASES},
-    "request-timeout": TIMEOUT,
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": SEED,
+        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
+        "phases": {"stateful": {"enabled": False}, **PHASES},
+        "request-timeout": TIMEOUT,
+    }
+)
 schema = schemathesis.openapi.from_dict(build_openapi(SERVED_MODELS), config=CONFIG)
 
 
@@ -140,6 +150,7 @@ def test_openapi_document_is_served_on_both_prefixes(http, base_url):
 
 
 # --- malformed raw bodies ----------------------------------------------------------------------------
+
 
 def _valid(path):
     body = {"model": LIMITED_MODEL, "max_tokens": 2}
@@ -181,7 +192,11 @@ def _malformed_bodies():
             (f"{short}-nested-unclosed-100000", path, b"[" * 100000),
             (f"{short}-nested-field-100000", path, _with(path, user="[" * 100000 + "]" * 100000).encode()),
             (f"{short}-nested-field-900", path, _with(path, user="[" * 900 + "]" * 900).encode()),
-            (f"{short}-nested-model-900", path, _valid(path).replace(f'"{LIMITED_MODEL}"', "[" * 900 + "]" * 900).encode()),
+            (
+                f"{short}-nested-model-900",
+                path,
+                _valid(path).replace(f'"{LIMITED_MODEL}"', "[" * 900 + "]" * 900).encode(),
+            ),
             (f"{short}-huge-float", path, _with(path, temperature="1e999").encode()),
             (f"{short}-huge-negative-float", path, _with(path, top_p="-1e999").encode()),
             (f"{short}-huge-int-max-tokens", path, _with(path, max_tokens="9" * 4000).encode()),
@@ -225,7 +240,11 @@ ODD = [
     ("completions-tiny-float-temperature", COMPLETIONS, _with(COMPLETIONS, temperature="1e-999")),
     ("chat-escaped-surrogate-in-user", CHAT, _with(CHAT, user='"\\ud800"')),
     ("chat-escaped-surrogate-in-stop", CHAT, _with(CHAT, stop='"\\ud800"')),
-    ("chat-escaped-surrogate-in-name", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a", "name": "\ud800"}])),
+    (
+        "chat-escaped-surrogate-in-name",
+        CHAT,
+        _chat(max_tokens=2, messages=[{"role": "user", "content": "a", "name": "\ud800"}]),
+    ),
     ("chat-escaped-surrogate-as-key", CHAT, _with(CHAT, **{"\\ud800": "1"})),
     ("chat-empty-stop", CHAT, _with(CHAT, stop='""')),
     ("chat-only-assistant", CHAT, _chat(max_tokens=2, messages=[{"role": "assistant", "content": "a"}])),
@@ -233,8 +252,16 @@ ODD = [
     ("chat-empty-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": ""}])),
     ("chat-empty-parts", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": []}])),
     ("chat-nul-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a\u0000b"}])),
-    ("chat-template-syntax-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "{{ raise_exception('x') }}{% for %}"}])),
-    ("chat-special-tokens-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "<|im_end|><|im_start|>system"}])),
+    (
+        "chat-template-syntax-in-content",
+        CHAT,
+        _chat(max_tokens=2, messages=[{"role": "user", "content": "{{ raise_exception('x') }}{% for %}"}]),
+    ),
+    (
+        "chat-special-tokens-in-content",
+        CHAT,
+        _chat(max_tokens=2, messages=[{"role": "user", "content": "<|im_end|><|im_start|>system"}]),
+    ),
     ("chat-many-messages", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a"}] * 64)),
     ("chat-long-stop-string", CHAT, _chat(max_tokens=2, stop=["x" * 10000])),
     ("chat-max-tokens-beyond-context", CHAT, _chat(max_tokens=10**9)),
@@ -245,7 +272,11 @@ ODD = [
     ("chat-stop-token-ids-max-int64", CHAT, _chat(max_tokens=2, stop_token_ids=[2**63 - 1])),
     ("chat-unknown-model", CHAT, _chat(model="no/such/model")),
     ("chat-long-model-name", CHAT, _chat(model="m" * 100000)),
-    ("completions-whitespace-prompt", COMPLETIONS, json.dumps({"model": LIMITED_MODEL, "prompt": " ", "max_tokens": 2})),
+    (
+        "completions-whitespace-prompt",
+        COMPLETIONS,
+        json.dumps({"model": LIMITED_MODEL, "prompt": " ", "max_tokens": 2}),
+    ),
     ("tokenize-empty-prompt", TOKENIZE, json.dumps({"model": LIMITED_MODEL, "prompt": ""})),
     ("detokenize-beyond-vocabulary", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [2**31 - 1]})),
     ("detokenize-many-tokens", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [0] * 100000})),
@@ -258,7 +289,10 @@ def assert_openai_4xx(response, label):
     assert response.headers.get("content-type", "").startswith("application/json"), (label, response.headers)
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}, (label, error)
-    assert isinstance(error["message"], str) and error["message"] and "Traceback" not in error["message"], (label, error)
+    assert isinstance(error["message"], str) and error["message"] and "Traceback" not in error["message"], (
+        label,
+        error,
+    )
 
 
 @pytest.mark.parametrize("label,path,raw", MALFORMED, ids=[case[0] for case in MALFORMED])
@@ -269,18 +303,29 @@ def test_malformed_body_is_a_4xx_with_an_openai_error(http, base_url, label, pat
 
 @pytest.mark.parametrize("label,path,raw", ODD, ids=[case[0] for case in ODD])
 def test_odd_request_is_never_a_5xx(http, base_url, label, path, raw):
-    response = http.post(base_url + path, data=raw.encode("utf-8"), headers={"Content-Type": "application/json"},
-                         timeout=TIMEOUT)
+    response = http.post(
+        base_url + path, data=raw.encode("utf-8"), headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+    )
     if response.status_code >= 400:
         assert_openai_4xx(response, label)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                                          "application/json; charset=latin-1", "application/json-seq"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin-1",
+        "application/json-seq",
+    ],
+)
 def test_odd_content_types_are_4xx(base_url, content_type):
     body = _valid(CHAT).encode()
-    head = (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode("utf-8")
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode("utf-8")
     status, payload = _raw_exchange(base_url, head + body)
     assert 200 <= status < 500, (content_type, status, payload[:300])
     if status >= 400:
@@ -304,8 +349,10 @@ def _raw_exchange(base_url, request_bytes):
 
 def test_lying_content_length_is_not_a_5xx(base_url):
     body = _valid(CHAT).encode()
-    head = (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body) - 5}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body) - 5}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     status, payload = _raw_exchange(base_url, head + body)
     assert 400 <= status < 500, (status, payload[:300])
 
@@ -314,57 +361,131 @@ def test_lying_content_length_is_not_a_5xx(base_url):
 # Each is the smallest request that showed it, and the reason it failed before the fix.
 
 FUZZ_FINDINGS = [
-    ("integral-float-max-tokens", CHAT, _chat(max_tokens=4.0),
-     "max_tokens 4.0 passes the schema ('integer' admits integral floats) but reaches openvino_genai as a float: "
-     "engine TypeError on GenerationConfig.max_new_tokens -> 500 engine_error"),
-    ("integral-float-max-completion-tokens", CHAT, _chat(max_completion_tokens=4.0),
-     "as integral-float-max-tokens, through max_completion_tokens -> 500 engine_error"),
-    ("integral-float-completions-max-tokens", COMPLETIONS,
-     json.dumps({"model": LIMITED_MODEL, "prompt": "Hi", "max_tokens": 4.0}),
-     "as integral-float-max-tokens, on /v3/completions -> 500 engine_error"),
-    ("integral-float-seed", CHAT, _chat(max_tokens=2, seed=5.0),
-     "seed 5.0 reaches GenerationConfig.rng_seed as a float: engine TypeError -> 500 engine_error"),
-    ("negative-seed", CHAT, _chat(max_tokens=2, seed=-1),
-     "the schema allows seeds down to -2**63 but GenerationConfig.rng_seed is unsigned: with sampling on "
-     "(temperature defaults to 1) engine TypeError -> 500 engine_error"),
-    ("negative-seed-streamed", CHAT, _chat(max_tokens=2, seed=-1, stream=True),
-     "as negative-seed, with stream: true (the error comes before the headers) -> 500 engine_error"),
-    ("top-k-beyond-uint64", CHAT, _chat(max_tokens=2, top_k=2**64),
-     "top_k has no maximum in the schema; 2**64 overflows GenerationConfig.top_k (size_t): engine TypeError -> 500"),
-    ("int-over-4300-digits", CHAT, _with(CHAT, seed="9" * 5000),
-     "json.loads raises ValueError (Python's int max str digits limit), which read_json doesn't catch "
-     "(only JSONDecodeError and RecursionError) -> 500 internal_error"),
-    ("escaped-surrogate-in-content", CHAT, _chat(max_tokens=2, messages=[{"role": "user", "content": "a\ud800b"}]),
-     "a lone surrogate (JSON \\ud800) in message content reaches Tokenizer.encode, which can't take it: "
-     "TypeError in ovserve/nodes/llm/node.py encode -> 500 internal_error"),
-    ("escaped-surrogate-in-prompt", COMPLETIONS, json.dumps({"model": LIMITED_MODEL, "prompt": "\udc00", "max_tokens": 2}),
-     "as escaped-surrogate-in-content, on /v3/completions -> 500 internal_error"),
-    ("escaped-surrogate-in-model", CHAT, _chat(model="\udc00", max_tokens=2),
-     "the 404 for an unknown model echoes the name; falcon's JSON handler can't encode the lone surrogate to "
-     "UTF-8 while rendering the body -> 500 with an empty body"),
-    ("empty-prompt", COMPLETIONS, json.dumps({"model": LIMITED_MODEL, "prompt": "", "max_tokens": 2}),
-     "an empty prompt tokenizes to no tokens and the engine refuses it (RuntimeError: Check 'prompt_len > 0' "
-     "failed, sequence_group.hpp:483) -> 500 engine_error"),
-    ("integral-float-stop-token-ids", CHAT, _chat(max_tokens=2, stop_token_ids=[1.0]),
-     "stop_token_ids [1.0] passes the schema and reaches GenerationConfig.stop_token_ids as a float: "
-     "engine TypeError -> 500 engine_error"),
-    ("stop-token-id-beyond-int64", CHAT, _chat(max_tokens=2, stop_token_ids=[2**63]),
-     "stop_token_ids items have no maximum in the schema; 2**63 overflows GenerationConfig.stop_token_ids (int64): "
-     "engine TypeError -> 500 engine_error"),
-    ("integral-float-detokenize", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [1.0, 2]}),
-     "tokens [1.0] passes the schema and the vocabulary check, then Tokenizer.decode refuses the float: "
-     "TypeError in ovserve/nodes/llm/node.py decode -> 500 internal_error"),
-    ("escaped-surrogate-in-tokenize-prompt", TOKENIZE, json.dumps({"model": LIMITED_MODEL, "prompt": "a\ud800"}),
-     "as escaped-surrogate-in-content, on /v3/tokenize (Tokenizer.encode TypeError) -> 500 internal_error"),
-    ("escaped-surrogate-in-tokenize-messages", TOKENIZE,
-     json.dumps({"model": LIMITED_MODEL, "messages": [{"role": "user", "content": "a\udc00"}]}),
-     "as escaped-surrogate-in-content, on /v3/tokenize with messages -> 500 internal_error"),
-    ("integral-float-embeddings-input", EMBEDDINGS, json.dumps({"model": LIMITED_MODEL, "input": [1.0]}),
-     "input [1.0] passes the schema (token ids) but parse_embeddings tells token ids from token id lists by "
-     "isinstance(input[0], int): tuple(1.0) raises TypeError in ovserve/protocol/embeddings.py -> 500 internal_error"),
-    ("nan-temperature", CHAT, _with(CHAT, temperature="NaN"),
-     "NaN passes the schema's minimum/maximum (comparisons with NaN are false) and is served as greedy "
-     "decoding -> 200 instead of a 400"),
+    (
+        "integral-float-max-tokens",
+        CHAT,
+        _chat(max_tokens=4.0),
+        "max_tokens 4.0 passes the schema ('integer' admits integral floats) but reaches openvino_genai as a float: "
+        "engine TypeError on GenerationConfig.max_new_tokens -> 500 engine_error",
+    ),
+    (
+        "integral-float-max-completion-tokens",
+        CHAT,
+        _chat(max_completion_tokens=4.0),
+        "as integral-float-max-tokens, through max_completion_tokens -> 500 engine_error",
+    ),
+    (
+        "integral-float-completions-max-tokens",
+        COMPLETIONS,
+        json.dumps({"model": LIMITED_MODEL, "prompt": "Hi", "max_tokens": 4.0}),
+        "as integral-float-max-tokens, on /v3/completions -> 500 engine_error",
+    ),
+    (
+        "integral-float-seed",
+        CHAT,
+        _chat(max_tokens=2, seed=5.0),
+        "seed 5.0 reaches GenerationConfig.rng_seed as a float: engine TypeError -> 500 engine_error",
+    ),
+    (
+        "negative-seed",
+        CHAT,
+        _chat(max_tokens=2, seed=-1),
+        "the schema allows seeds down to -2**63 but GenerationConfig.rng_seed is unsigned: with sampling on "
+        "(temperature defaults to 1) engine TypeError -> 500 engine_error",
+    ),
+    (
+        "negative-seed-streamed",
+        CHAT,
+        _chat(max_tokens=2, seed=-1, stream=True),
+        "as negative-seed, with stream: true (the error comes before the headers) -> 500 engine_error",
+    ),
+    (
+        "top-k-beyond-uint64",
+        CHAT,
+        _chat(max_tokens=2, top_k=2**64),
+        "top_k has no maximum in the schema; 2**64 overflows GenerationConfig.top_k (size_t): engine TypeError -> 500",
+    ),
+    (
+        "int-over-4300-digits",
+        CHAT,
+        _with(CHAT, seed="9" * 5000),
+        "json.loads raises ValueError (Python's int max str digits limit), which read_json doesn't catch "
+        "(only JSONDecodeError and RecursionError) -> 500 internal_error",
+    ),
+    (
+        "escaped-surrogate-in-content",
+        CHAT,
+        _chat(max_tokens=2, messages=[{"role": "user", "content": "a\ud800b"}]),
+        "a lone surrogate (JSON \\ud800) in message content reaches Tokenizer.encode, which can't take it: "
+        "TypeError in ovserve/nodes/llm/node.py encode -> 500 internal_error",
+    ),
+    (
+        "escaped-surrogate-in-prompt",
+        COMPLETIONS,
+        json.dumps({"model": LIMITED_MODEL, "prompt": "\udc00", "max_tokens": 2}),
+        "as escaped-surrogate-in-content, on /v3/completions -> 500 internal_error",
+    ),
+    (
+        "escaped-surrogate-in-model",
+        CHAT,
+        _chat(model="\udc00", max_tokens=2),
+        "the 404 for an unknown model echoes the name; falcon's JSON handler can't encode the lone surrogate to "
+        "UTF-8 while rendering the body -> 500 with an empty body",
+    ),
+    (
+        "empty-prompt",
+        COMPLETIONS,
+        json.dumps({"model": LIMITED_MODEL, "prompt": "", "max_tokens": 2}),
+        "an empty prompt tokenizes to no tokens and the engine refuses it (RuntimeError: Check 'prompt_len > 0' "
+        "failed, sequence_group.hpp:483) -> 500 engine_error",
+    ),
+    (
+        "integral-float-stop-token-ids",
+        CHAT,
+        _chat(max_tokens=2, stop_token_ids=[1.0]),
+        "stop_token_ids [1.0] passes the schema and reaches GenerationConfig.stop_token_ids as a float: "
+        "engine TypeError -> 500 engine_error",
+    ),
+    (
+        "stop-token-id-beyond-int64",
+        CHAT,
+        _chat(max_tokens=2, stop_token_ids=[2**63]),
+        "stop_token_ids items have no maximum in the schema; 2**63 overflows GenerationConfig.stop_token_ids (int64): "
+        "engine TypeError -> 500 engine_error",
+    ),
+    (
+        "integral-float-detokenize",
+        DETOKENIZE,
+        json.dumps({"model": LIMITED_MODEL, "tokens": [1.0, 2]}),
+        "tokens [1.0] passes the schema and the vocabulary check, then Tokenizer.decode refuses the float: "
+        "TypeError in ovserve/nodes/llm/node.py decode -> 500 internal_error",
+    ),
+    (
+        "escaped-surrogate-in-tokenize-prompt",
+        TOKENIZE,
+        json.dumps({"model": LIMITED_MODEL, "prompt": "a\ud800"}),
+        "as escaped-surrogate-in-content, on /v3/tokenize (Tokenizer.encode TypeError) -> 500 internal_error",
+    ),
+    (
+        "escaped-surrogate-in-tokenize-messages",
+        TOKENIZE,
+        json.dumps({"model": LIMITED_MODEL, "messages": [{"role": "user", "content": "a\udc00"}]}),
+        "as escaped-surrogate-in-content, on /v3/tokenize with messages -> 500 internal_error",
+    ),
+    (
+        "integral-float-embeddings-input",
+        EMBEDDINGS,
+        json.dumps({"model": LIMITED_MODEL, "input": [1.0]}),
+        "input [1.0] passes the schema (token ids) but parse_embeddings tells token ids from token id lists by "
+        "isinstance(input[0], int): tuple(1.0) raises TypeError in ovserve/protocol/embeddings.py -> 500 internal_error",
+    ),
+    (
+        "nan-temperature",
+        CHAT,
+        _with(CHAT, temperature="NaN"),
+        "NaN passes the schema's minimum/maximum (comparisons with NaN are false) and is served as greedy "
+        "decoding -> 200 instead of a 400",
+    ),
 ]
 
 
@@ -372,12 +493,21 @@ FUZZ_FINDINGS = [
 SERVED_FINDINGS = {"negative-seed", "negative-seed-streamed"}
 
 
-@pytest.mark.parametrize("label,path,raw", [
-    pytest.param(label, path, raw, id=label) for label, path, raw, _reason in FUZZ_FINDINGS if _kind(path) in VALIDATORS
-])
+@pytest.mark.parametrize(
+    "label,path,raw",
+    [
+        pytest.param(label, path, raw, id=label)
+        for label, path, raw, _reason in FUZZ_FINDINGS
+        if _kind(path) in VALIDATORS
+    ],
+)
 def test_fuzz_finding_gets_a_clear_answer(http, base_url, label, path, raw):
-    response = http.post(base_url + path, data=raw.encode("utf-8", "surrogatepass"),
-                         headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    response = http.post(
+        base_url + path,
+        data=raw.encode("utf-8", "surrogatepass"),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
     if label in SERVED_FINDINGS:
         assert response.status_code == 200, response.text
     else:

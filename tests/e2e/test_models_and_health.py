@@ -31,6 +31,7 @@ def test_plugin_node_from_the_plugins_folder_rewrites_the_prompt(client):
 
     chat = [{"role": "user", "content": "Hello there"}]
     chat_plugin = client.chat.completions.create(model=PREFIXED_MODEL, messages=chat, max_tokens=1)
-    chat_typed = client.chat.completions.create(model=DEFAULT_MODEL, max_tokens=1,
-                                                messages=[{"role": "user", "content": PREFIX + "Hello there"}])
+    chat_typed = client.chat.completions.create(
+        model=DEFAULT_MODEL, max_tokens=1, messages=[{"role": "user", "content": PREFIX + "Hello there"}]
+    )
     assert chat_plugin.usage.prompt_tokens == chat_typed.usage.prompt_tokens

@@ -26,22 +26,43 @@ def stream_text(chunks, index=0):
 
 def test_greedy_equals_seeded_temperature_zero_and_seeds_repeat(client):
     greedy = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0, max_tokens=30)
-    seeded = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0, seed=7, max_tokens=30)
+    seeded = client.chat.completions.create(
+        model=DETERMINISTIC_MODEL, messages=STORY, temperature=0, seed=7, max_tokens=30
+    )
     assert greedy.choices[0].message.content == seeded.choices[0].message.content
-    runs = [client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0.9, seed=99, max_tokens=30,
-                                           extra_body={"top_k": 40, "min_p": 0.05}).choices[0].message.content for _ in range(2)]
-    other = client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=STORY, temperature=0.9, seed=100, max_tokens=30)
+    runs = [
+        client.chat.completions.create(
+            model=DETERMINISTIC_MODEL,
+            messages=STORY,
+            temperature=0.9,
+            seed=99,
+            max_tokens=30,
+            extra_body={"top_k": 40, "min_p": 0.05},
+        )
+        .choices[0]
+        .message.content
+        for _ in range(2)
+    ]
+    other = client.chat.completions.create(
+        model=DETERMINISTIC_MODEL, messages=STORY, temperature=0.9, seed=100, max_tokens=30
+    )
     assert runs[0] == runs[1] != other.choices[0].message.content
 
 
 def test_penalties_and_min_tokens_are_applied(client):
     base = dict(model=DEFAULT_MODEL, messages=STORY, temperature=0, max_tokens=40)
     plain = client.chat.completions.create(**base).choices[0].message.content
-    penalised = client.chat.completions.create(**base, frequency_penalty=1.5, presence_penalty=1.0,
-                                               extra_body={"repetition_penalty": 1.3}).choices[0].message.content
+    penalised = (
+        client.chat.completions.create(
+            **base, frequency_penalty=1.5, presence_penalty=1.0, extra_body={"repetition_penalty": 1.3}
+        )
+        .choices[0]
+        .message.content
+    )
     assert plain != penalised
-    short = client.chat.completions.create(model=DEFAULT_MODEL, messages=QUESTION, temperature=0, max_tokens=30,
-                                           extra_body={"min_tokens": 20})
+    short = client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=QUESTION, temperature=0, max_tokens=30, extra_body={"min_tokens": 20}
+    )
     assert short.usage.completion_tokens >= 20
 
 
@@ -75,8 +96,15 @@ def test_stop_token_ids(client):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_n_choices(client, stream):
-    kwargs = dict(model=DEFAULT_MODEL, messages=STORY, n=3, temperature=1.0, seed=3, max_tokens=12,
-                  extra_body={"ignore_eos": True})  # sampled: a choice may otherwise end before 12 tokens
+    kwargs = dict(
+        model=DEFAULT_MODEL,
+        messages=STORY,
+        n=3,
+        temperature=1.0,
+        seed=3,
+        max_tokens=12,
+        extra_body={"ignore_eos": True},
+    )  # sampled: a choice may otherwise end before 12 tokens
     if stream:
         chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs))
         texts = [stream_text(chunks, i) for i in range(3)]
@@ -113,26 +141,38 @@ def test_chat_logprobs(client, stream):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_completion_logprobs_and_echo(client, stream):
-    kwargs = dict(model=DEFAULT_MODEL, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=1, echo=True)
+    kwargs = dict(
+        model=DEFAULT_MODEL, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=1, echo=True
+    )
     if stream:
         chunks = list(client.completions.create(stream=True, **kwargs))
         text = "".join(c.choices[0].text for c in chunks if c.choices)
         tokens = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.tokens]
-        values = [v for c in chunks if c.choices and c.choices[0].logprobs for v in c.choices[0].logprobs.token_logprobs]
+        values = [
+            v for c in chunks if c.choices and c.choices[0].logprobs for v in c.choices[0].logprobs.token_logprobs
+        ]
     else:
         result = client.completions.create(**kwargs)
-        text, tokens, values = result.choices[0].text, result.choices[0].logprobs.tokens, result.choices[0].logprobs.token_logprobs
+        text, tokens, values = (
+            result.choices[0].text,
+            result.choices[0].logprobs.tokens,
+            result.choices[0].logprobs.token_logprobs,
+        )
         offsets = result.choices[0].logprobs.text_offset
-        assert [text[o:o + len(t)] for o, t in zip(offsets, tokens)] == tokens
-    assert text.startswith("The capital of France is") and "".join(tokens) == text[len("The capital of France is"):]
+        assert [text[o : o + len(t)] for o, t in zip(offsets, tokens)] == tokens
+    assert text.startswith("The capital of France is") and "".join(tokens) == text[len("The capital of France is") :]
     assert all(v <= 0 for v in values)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_json_schema_output_validates(client, stream):
-    kwargs = dict(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Describe Paris as JSON."}], max_tokens=80,
-                  temperature=0, response_format={"type": "json_schema",
-                                                  "json_schema": {"name": "city", "schema": CITY_SCHEMA, "strict": True}})
+    kwargs = dict(
+        model=DEFAULT_MODEL,
+        messages=[{"role": "user", "content": "Describe Paris as JSON."}],
+        max_tokens=80,
+        temperature=0,
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": CITY_SCHEMA, "strict": True}},
+    )
     if stream:
         text = stream_text(list(client.chat.completions.create(stream=True, **kwargs)))
     else:
@@ -141,24 +181,39 @@ def test_json_schema_output_validates(client, stream):
 
 
 def test_json_object_output_parses(client):
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Give a JSON object with one key 'answer' holding a number."}],
-                                            response_format={"type": "json_object"}, max_tokens=60, temperature=0)
+    result = client.chat.completions.create(
+        model=DEFAULT_MODEL,
+        messages=[{"role": "user", "content": "Give a JSON object with one key 'answer' holding a number."}],
+        response_format={"type": "json_object"},
+        max_tokens=60,
+        temperature=0,
+    )
     assert isinstance(json.loads(result.choices[0].message.content), dict)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_forced_tool_call_round_trip(client, stream):
     messages = [{"role": "user", "content": "What's the weather in Oslo, in celsius?"}]
-    kwargs = dict(model=DEFAULT_MODEL, messages=messages, tools=TOOLS, temperature=0, max_tokens=60,
-                  tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    kwargs = dict(
+        model=DEFAULT_MODEL,
+        messages=messages,
+        tools=TOOLS,
+        temperature=0,
+        max_tokens=60,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
     if stream:
         chunks = list(client.chat.completions.create(stream=True, **kwargs))
-        pieces = [t for c in chunks if c.choices and c.choices[0].delta.tool_calls for t in c.choices[0].delta.tool_calls]
+        pieces = [
+            t for c in chunks if c.choices and c.choices[0].delta.tool_calls for t in c.choices[0].delta.tool_calls
+        ]
         assert pieces[0].id and pieces[0].function.name == "get_weather" and pieces[0].type == "function"
         assert all(p.id is None for p in pieces[1:])
         call_id, name = pieces[0].id, "get_weather"
         arguments = "".join(p.function.arguments or "" for p in pieces)
-        assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+        assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+            "tool_calls"
+        ]
     else:
         result = client.chat.completions.create(**kwargs)
         assert result.choices[0].finish_reason == "tool_calls"
@@ -167,18 +222,29 @@ def test_forced_tool_call_round_trip(client, stream):
     jsonschema.validate(json.loads(arguments), TOOLS[0]["function"]["parameters"])
     # the answer goes back as a tool message, and the model answers in text
     follow_up = messages + [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": call_id, "type": "function",
-                                                                "function": {"name": name, "arguments": arguments}}]},
-        {"role": "tool", "tool_call_id": call_id, "content": "It is 21 degrees and sunny in Oslo."}]
-    answer = client.chat.completions.create(model=DEFAULT_MODEL, messages=follow_up, tools=TOOLS, tool_choice="none",
-                                            temperature=0, max_tokens=30)
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "It is 21 degrees and sunny in Oslo."},
+    ]
+    answer = client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=follow_up, tools=TOOLS, tool_choice="none", temperature=0, max_tokens=30
+    )
     assert answer.choices[0].message.content and answer.choices[0].finish_reason in ("stop", "length")
     assert not answer.choices[0].message.tool_calls
 
 
 def test_required_tool_choice_picks_a_declared_tool(client):
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "What time is it in Tokyo?"}],
-                                            tools=TOOLS, tool_choice="required", temperature=0, max_tokens=60)
+    result = client.chat.completions.create(
+        model=DEFAULT_MODEL,
+        messages=[{"role": "user", "content": "What time is it in Tokyo?"}],
+        tools=TOOLS,
+        tool_choice="required",
+        temperature=0,
+        max_tokens=60,
+    )
     (call,) = result.choices[0].message.tool_calls
     assert result.choices[0].finish_reason == "tool_calls"
     tool = {t["function"]["name"]: t for t in TOOLS}[call.function.name]
@@ -188,9 +254,13 @@ def test_required_tool_choice_picks_a_declared_tool(client):
 def test_auto_tool_choice_reaches_the_model(client, http, base_url):
     """SmolLM2's template has no tools: ovserve describes them in the system prompt, so the prompt grows."""
     plain = http.post(f"{base_url}/v3/tokenize", json={"model": DEFAULT_MODEL, "messages": QUESTION}).json()["count"]
-    with_tools = http.post(f"{base_url}/v3/tokenize", json={"model": DEFAULT_MODEL, "messages": QUESTION, "tools": TOOLS}).json()["count"]
+    with_tools = http.post(
+        f"{base_url}/v3/tokenize", json={"model": DEFAULT_MODEL, "messages": QUESTION, "tools": TOOLS}
+    ).json()["count"]
     assert with_tools > plain + 50
-    result = client.chat.completions.create(model=DEFAULT_MODEL, messages=QUESTION, tools=TOOLS, temperature=0, max_tokens=40)
+    result = client.chat.completions.create(
+        model=DEFAULT_MODEL, messages=QUESTION, tools=TOOLS, temperature=0, max_tokens=40
+    )
     choice = result.choices[0]
     assert choice.finish_reason in ("stop", "length", "tool_calls")
     assert (choice.finish_reason == "tool_calls") == bool(choice.message.tool_calls)
@@ -198,9 +268,12 @@ def test_auto_tool_choice_reaches_the_model(client, http, base_url):
 
 def test_continue_final_message(client):
     result = client.chat.completions.create(
-        model=DEFAULT_MODEL, temperature=0, max_tokens=8,
+        model=DEFAULT_MODEL,
+        temperature=0,
+        max_tokens=8,
         messages=QUESTION + [{"role": "assistant", "content": "The capital of France is"}],
-        extra_body={"continue_final_message": True, "add_generation_prompt": False})
+        extra_body={"continue_final_message": True, "add_generation_prompt": False},
+    )
     assert result.choices[0].message.content.strip().startswith("Paris")
 
 
@@ -227,13 +300,33 @@ def test_deterministic_servable_gives_the_same_greedy_output_alone_and_amid_twen
     Seeded *sampling* is reproducible under the same load only: with f32 the logits still move by
     ~0.3% with the batch (measured), which sampling turns into other tokens. See docs/performance.md.
     """
+
     def greedy(messages):
-        return client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=messages, temperature=0,
-                                              max_tokens=40, extra_body={"ignore_eos": True}).choices[0].message.content
+        return (
+            client.chat.completions.create(
+                model=DETERMINISTIC_MODEL,
+                messages=messages,
+                temperature=0,
+                max_tokens=40,
+                extra_body={"ignore_eos": True},
+            )
+            .choices[0]
+            .message.content
+        )
 
     def sampled(messages, seed):
-        return client.chat.completions.create(model=DETERMINISTIC_MODEL, messages=messages, temperature=0.8, seed=seed,
-                                              max_tokens=40, extra_body={"ignore_eos": True}).choices[0].message.content
+        return (
+            client.chat.completions.create(
+                model=DETERMINISTIC_MODEL,
+                messages=messages,
+                temperature=0.8,
+                seed=seed,
+                max_tokens=40,
+                extra_body={"ignore_eos": True},
+            )
+            .choices[0]
+            .message.content
+        )
 
     alone = greedy(STORY)
     assert sampled(STORY, 11) == sampled(STORY, 11)

@@ -13,7 +13,7 @@ import requests
 
 from tests.e2e.conftest import DEFAULT_MODEL
 from tests.e2e.server import REPO
-from tests.e2e.test_metrics import scrape, value, wait_until_idle
+from tests.e2e.test_metrics import value, wait_until_idle
 
 README = (REPO / "README.md").read_text()
 README_ADDRESS = "http://localhost:8000"
@@ -33,9 +33,14 @@ def default_max_tokens(base_url):
 
 def counters(base_url):
     samples = wait_until_idle(base_url)
-    return {series: value(samples, series, name=DEFAULT_MODEL) for series in
-            ("ovserve_llm_generated_tokens_total", "ovserve_llm_request_latency_seconds_sum",
-             "ovserve_llm_request_latency_seconds_count")}
+    return {
+        series: value(samples, series, name=DEFAULT_MODEL)
+        for series in (
+            "ovserve_llm_generated_tokens_total",
+            "ovserve_llm_request_latency_seconds_sum",
+            "ovserve_llm_request_latency_seconds_count",
+        )
+    }
 
 
 def moved(before, after):

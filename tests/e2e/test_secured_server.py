@@ -24,8 +24,16 @@ def secured(tmp_path_factory):
     folder = tmp_path_factory.mktemp("secured")
     keys = folder / "keys.txt"
     keys.write_text(f"# one key per line\n{KEY}\n")
-    running = RunningServer(FIXTURES / "single.json", "--api-key-file", str(keys), "--cors-origins", "https://app.example",
-                            "--drain-seconds", "3", log_path=folder / "server.log")
+    running = RunningServer(
+        FIXTURES / "single.json",
+        "--api-key-file",
+        str(keys),
+        "--cors-origins",
+        "https://app.example",
+        "--drain-seconds",
+        "3",
+        log_path=folder / "server.log",
+    )
     try:
         yield running.wait_ready()
     finally:
@@ -60,10 +68,15 @@ def test_no_spelling_of_a_path_gets_around_the_api_key(secured):
     requests_to_try = [("POST", spelled, chat) for spelled in spellings("/v3/chat/completions").values()]
     requests_to_try += [("POST", spelled, tokenize) for spelled in spellings("/v3/tokenize").values()]
     for path in ("/v1/models", f"/v3/models/{MODEL}", "/v3/openapi.json", f"/v2/models/{MODEL}/stats", "/v3/nowhere"):
-        requests_to_try += [(method, spelled, b"") for spelled in spellings(path).values() for method in ("GET", "HEAD")]
+        requests_to_try += [
+            (method, spelled, b"") for spelled in spellings(path).values() for method in ("GET", "HEAD")
+        ]
     requests_to_try += [("OPTIONS", "/v3/chat/completions", b""), ("DELETE", "//v3/models", b"")]
-    opened = [(method, path, status) for method, path, body in requests_to_try
-              if (status := raw_status(secured.port, method, path, body=body)) != 401]
+    opened = [
+        (method, path, status)
+        for method, path, body in requests_to_try
+        if (status := raw_status(secured.port, method, path, body=body)) != 401
+    ]
     assert opened == []
     key = [("Authorization", f"Bearer {KEY}")]
     assert raw_status(secured.port, "POST", "//v3/chat/completions", key, chat) == 200
@@ -72,9 +85,14 @@ def test_no_spelling_of_a_path_gets_around_the_api_key(secured):
 
 
 def test_cors_preflight_and_headers(secured):
-    preflight = requests.options(secured.base + "/v3/chat/completions", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    preflight = requests.options(
+        secured.base + "/v3/chat/completions",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
@@ -94,9 +112,14 @@ def test_sigterm_drains_finishes_in_flight_and_exits_zero(secured):
     result = {}
 
     def stream():
-        chunks = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Tell a story."}],
-                                                max_tokens=120, extra_body={"ignore_eos": True}, stream=True,
-                                                stream_options={"include_usage": True})
+        chunks = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Tell a story."}],
+            max_tokens=120,
+            extra_body={"ignore_eos": True},
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         for chunk in chunks:
             if chunk.usage:
                 result["usage"] = chunk.usage
@@ -111,8 +134,11 @@ def test_sigterm_drains_finishes_in_flight_and_exits_zero(secured):
     # At once: before, readiness answered 200 until the supervisor's next poll, up to 0.2 s later.
     ready = requests.get(secured.base + "/v2/health/ready")
     assert ready.status_code == 503 and ready.json()["draining"] is True
-    refused = requests.post(secured.base + "/v3/completions", headers={"Authorization": f"Bearer {KEY}"},
-                            json={"model": MODEL, "prompt": "Hi", "max_tokens": 2})
+    refused = requests.post(
+        secured.base + "/v3/completions",
+        headers={"Authorization": f"Bearer {KEY}"},
+        json={"model": MODEL, "prompt": "Hi", "max_tokens": 2},
+    )
     assert refused.status_code == 503
     worker.join(120)
     assert result == {"usage": result["usage"], "finish": "length"} and result["usage"].completion_tokens == 120

@@ -48,7 +48,8 @@ def memory_report(before, after):
         if old and new:
             entry["growth_mb"] = round((new["rss_kb"] - old["rss_kb"]) / 1024, 1)
             entry["growth_without_kv_pool_mb"] = round(
-                ((new["rss_kb"] - new["pool_kb"]) - (old["rss_kb"] - old["pool_kb"])) / 1024, 1)
+                ((new["rss_kb"] - new["pool_kb"]) - (old["rss_kb"] - old["pool_kb"])) / 1024, 1
+            )
         processes[name] = entry
 
     def total(tree, field):
@@ -61,8 +62,9 @@ def memory_report(before, after):
         "total_growth_mb": round(total(after, "rss_kb") - total(before, "rss_kb"), 1),
         "kv_pool_growth_mb": round(total(after, "pool_kb") - total(before, "pool_kb"), 1),
         "kv_pool_reserved_mb": total(after, "pool_reserved_kb"),
-        "growth_without_kv_pool_mb": round((total(after, "rss_kb") - total(after, "pool_kb"))
-                                           - (total(before, "rss_kb") - total(before, "pool_kb")), 1),
+        "growth_without_kv_pool_mb": round(
+            (total(after, "rss_kb") - total(after, "pool_kb")) - (total(before, "rss_kb") - total(before, "pool_kb")), 1
+        ),
         "bound_without_kv_pool_mb": RSS_GROWTH_BOUND_MB,
     }
 
@@ -83,8 +85,9 @@ def log_size(server):
 def print_report(report, path):
     load, memory = report["load"], report["memory"]
     lines = [
-        "", f"=== soak: {load['seconds_elapsed']} s, {load['clients']} clients, seed {load['seed']}: "
-            f"{load['requests_total']} requests ({load['requests_per_second']}/s) ===",
+        "",
+        f"=== soak: {load['seconds_elapsed']} s, {load['clients']} clients, seed {load['seed']}: "
+        f"{load['requests_total']} requests ({load['requests_per_second']}/s) ===",
         f"good {load['good_total']} (failed {load['good_failed']}; greedy repeats differing "
         f"{load['greedy_answers_differed']}/{load['greedy_answers_compared']}), "
         f"cancelled {load['cancel_total']} (failed {load['cancel_failed']}), bad {load['bad_total']} "
@@ -93,20 +96,28 @@ def print_report(report, path):
     for kind, count in load["requests"].items():
         latency = load["latency"][kind]
         first = f", first token p50 {latency['first_token_p50_ms']} ms" if "first_token_p50_ms" in latency else ""
-        lines.append(f"  {kind:18} {count:5}  statuses {load['statuses'][kind]}  "
-                     f"p50 {latency['p50_ms']} ms  p99 {latency['p99_ms']} ms{first}")
+        lines.append(
+            f"  {kind:18} {count:5}  statuses {load['statuses'][kind]}  "
+            f"p50 {latency['p50_ms']} ms  p99 {latency['p99_ms']} ms{first}"
+        )
     for failure in load["failures"][:10]:
         lines.append(f"  FAILED {failure}")
-    lines.append(f"memory: total {memory['total_before_mb']} -> {memory['total_after_mb']} MB "
-                 f"({memory['total_growth_mb']:+} MB; KV pool {memory['kv_pool_growth_mb']:+} MB of "
-                 f"{memory['kv_pool_reserved_mb']} MB reserved; without it {memory['growth_without_kv_pool_mb']:+} MB, "
-                 f"bound {RSS_GROWTH_BOUND_MB} MB)")
+    lines.append(
+        f"memory: total {memory['total_before_mb']} -> {memory['total_after_mb']} MB "
+        f"({memory['total_growth_mb']:+} MB; KV pool {memory['kv_pool_growth_mb']:+} MB of "
+        f"{memory['kv_pool_reserved_mb']} MB reserved; without it {memory['growth_without_kv_pool_mb']:+} MB, "
+        f"bound {RSS_GROWTH_BOUND_MB} MB)"
+    )
     for name, entry in memory["processes"].items():
-        lines.append(f"  {name:45} pid {entry['pid']:>7}  {entry.get('rss_before_mb')} -> {entry.get('rss_after_mb')} MB"
-                     f"  (KV pool {entry.get('kv_pool_before_mb')} -> {entry.get('kv_pool_after_mb')} MB)")
+        lines.append(
+            f"  {name:45} pid {entry['pid']:>7}  {entry.get('rss_before_mb')} -> {entry.get('rss_after_mb')} MB"
+            f"  (KV pool {entry.get('kv_pool_before_mb')} -> {entry.get('kv_pool_after_mb')} MB)"
+        )
     idle = report["idle_after"]
-    lines.append(f"idle after the load: {idle['idle']} in {idle['seconds']} s; log problems: {len(report['log_problems'])}; "
-                 f"test took {report['test_seconds']} s")
+    lines.append(
+        f"idle after the load: {idle['idle']} in {idle['seconds']} s; log problems: {len(report['log_problems'])}; "
+        f"test took {report['test_seconds']} s"
+    )
     lines.append(f"summary: {path}")
     print("\n".join(lines))
 
@@ -148,8 +159,9 @@ def test_soak_mixed_load_keeps_answers_correct_memory_flat_and_ends_idle(server,
     assert load["cancel_failed"] == 0, [failure for failure in load["failures"] if failure["kind"] in CANCEL_KINDS]
     assert idle, f"the server was not idle {IDLE_TIMEOUT_SECONDS} s after the load stopped: {stats}"
     assert ready == 200
-    assert {name: entry["pid"] for name, entry in rss_before.items()} == \
-        {name: entry["pid"] for name, entry in rss_after.items()}, "a process died or was restarted during the soak"
+    assert {name: entry["pid"] for name, entry in rss_before.items()} == {
+        name: entry["pid"] for name, entry in rss_after.items()
+    }, "a process died or was restarted during the soak"
     assert report["memory"]["growth_without_kv_pool_mb"] < RSS_GROWTH_BOUND_MB, report["memory"]
     for name, entry in report["memory"]["processes"].items():
         if not name.startswith("engine "):

@@ -24,16 +24,27 @@ CLIENT_WRITE_TIMEOUT_SECONDS = 3
 WATCHDOG_SECONDS = 60
 STALE_ENGINE_SECONDS = 10
 LABEL = f"{DEFAULT_MODEL}/llm"
-LONG_STREAM = {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "Tell a long story."}],
-               "max_tokens": 8000, "ignore_eos": True, "stream": True}
+LONG_STREAM = {
+    "model": DEFAULT_MODEL,
+    "messages": [{"role": "user", "content": "Tell a long story."}],
+    "max_tokens": 8000,
+    "ignore_eos": True,
+    "stream": True,
+}
 SHORT = {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2, "ignore_eos": True}
 
 
 @pytest.fixture(scope="module")
 def stall_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("stall-server") / "server.log"
-    running = RunningServer(FIXTURES / "single.json", "--watchdog-seconds", str(WATCHDOG_SECONDS),
-                            "--client-write-timeout-seconds", str(CLIENT_WRITE_TIMEOUT_SECONDS), log_path=log)
+    running = RunningServer(
+        FIXTURES / "single.json",
+        "--watchdog-seconds",
+        str(WATCHDOG_SECONDS),
+        "--client-write-timeout-seconds",
+        str(CLIENT_WRITE_TIMEOUT_SECONDS),
+        log_path=log,
+    )
     try:
         yield running.wait_ready()
     finally:
@@ -45,7 +56,7 @@ def counters(http, server):
     stats = http.get(f"{server.base}/v2/models/{DEFAULT_MODEL}/stats").json()["nodes"]["llm"]
     metrics = http.get(f"{server.base}/metrics").text
     in_flight = re.search(r'^ovms_current_requests\{name="%s"\} (\S+)$' % re.escape(DEFAULT_MODEL), metrics, re.M)
-    return float(in_flight.group(1)), stats["worker_open_streams"], stats["engine"].get("live_requests", 0)
+    return float(in_flight.group(1)), stats["worker_open_requests"], stats["engine"].get("live_requests", 0)
 
 
 def wait_for(condition, timeout, message):
@@ -62,18 +73,27 @@ def test_a_client_that_stops_reading_is_dropped_and_its_generation_cancelled(sta
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # this client's own buffer holds little
     sock.connect(("127.0.0.1", stall_server.port))
-    sock.sendall(b"POST /v3/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    sock.sendall(
+        b"POST /v3/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     try:
         wait_for(lambda: counters(http, stall_server)[2] >= 1, 60, "the engine never got the request")
         # ...and the client reads nothing. ~100 KB of chunks fill the buffers (a few hundred tokens), then
         # a write blocks; 3 s later the server drops it. Before, the kernel took megabytes (the whole answer).
-        wait_for(lambda: counters(http, stall_server)[:2] == (0, 0), 120,
-                 "the worker still holds the stream of a client that reads nothing")
+        wait_for(
+            lambda: counters(http, stall_server)[:2] == (0, 0),
+            120,
+            "the worker still holds the stream of a client that reads nothing",
+        )
         # Within seconds of the worker (a few hundred tokens + 3 s in): to have finished its 8000 tokens by
         # then, the engine would have made ~1000 tokens/s. It was cancelled.
-        wait_for(lambda: counters(http, stall_server)[2] == 0, 5,
-                 "the engine still generates for a client the worker dropped")
+        wait_for(
+            lambda: counters(http, stall_server)[2] == 0,
+            5,
+            "the engine still generates for a client the worker dropped",
+        )
         received = bytearray()
         with sock:
             sock.settimeout(10)

@@ -8,8 +8,13 @@ from tests.e2e.server import REPO
 
 
 def serve(config, timeout=60):
-    return subprocess.run([sys.executable, "-m", "ovserve", "serve", "--config", str(config), "--port", "0"],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "ovserve", "serve", "--config", str(config), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def test_bad_node_option_names_file_json_path_and_expectation(tmp_path):
@@ -29,9 +34,20 @@ def test_bad_node_option_names_file_json_path_and_expectation(tmp_path):
 def test_missing_model_file_is_reported_before_start(tmp_path):
     servable = tmp_path / "llm"
     servable.mkdir()
-    (servable / "graph.json").write_text(json.dumps({
-        "nodes": [{"name": "llm", "type": "llm_continuous_batching", "options": {"models_path": "${HOME}/no/such/model.gguf"}}],
-        "output": "llm"}))
+    (servable / "graph.json").write_text(
+        json.dumps(
+            {
+                "nodes": [
+                    {
+                        "name": "llm",
+                        "type": "llm_continuous_batching",
+                        "options": {"models_path": "${HOME}/no/such/model.gguf"},
+                    }
+                ],
+                "output": "llm",
+            }
+        )
+    )
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"servables": [{"name": "m", "base_path": "llm"}]}))
     result = serve(config)

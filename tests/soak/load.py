@@ -37,19 +37,38 @@ GOOD_KINDS = ("stream_chat", "stream_completion", "unary_chat", "unary_completio
 CANCEL_KINDS = ("cancel_stream", "cancel_unary")
 BAD_KINDS = ("bad_json", "bad_type", "bad_model", "bad_context")
 WEIGHTS = {
-    "stream_chat": 26, "stream_completion": 6, "unary_chat": 16, "unary_completion": 12,
-    "cancel_stream": 10, "cancel_unary": 8,
-    "bad_json": 6, "bad_type": 8, "bad_model": 4, "bad_context": 4,
+    "stream_chat": 26,
+    "stream_completion": 6,
+    "unary_chat": 16,
+    "unary_completion": 12,
+    "cancel_stream": 10,
+    "cancel_unary": 8,
+    "bad_json": 6,
+    "bad_type": 8,
+    "bad_model": 4,
+    "bad_context": 4,
 }
 PROMPTS = (
-    "What is the capital of France?", "Tell me a fact about whales.", "Write a haiku about the sea.",
-    "Explain what a CPU cache is.", "Give three tips for learning to cook.", "Why is the sky blue?",
-    "Describe a cat in two sentences.", "What is 12 times 7?", "Name a famous painter and one painting.",
-    "Summarise the plot of Romeo and Juliet.", "How do bees make honey?", "Say hello in three languages.",
+    "What is the capital of France?",
+    "Tell me a fact about whales.",
+    "Write a haiku about the sea.",
+    "Explain what a CPU cache is.",
+    "Give three tips for learning to cook.",
+    "Why is the sky blue?",
+    "Describe a cat in two sentences.",
+    "What is 12 times 7?",
+    "Name a famous painter and one painting.",
+    "Summarise the plot of Romeo and Juliet.",
+    "How do bees make honey?",
+    "Say hello in three languages.",
 )
 COMPLETION_PROMPTS = (
-    "The capital of France is", "Once upon a time, in a small village,", "The three primary colours are",
-    "A good breakfast includes", "def fibonacci(n):", "The ocean is deep and",
+    "The capital of France is",
+    "Once upon a time, in a small village,",
+    "The three primary colours are",
+    "A good breakfast includes",
+    "def fibonacci(n):",
+    "The ocean is deep and",
 )
 MAX_TOKENS = (16, 24, 32, 48)
 FINISH_REASONS = ("stop", "length")
@@ -76,8 +95,10 @@ def check_error_object(response):
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
-        raise Failed(f"{response.status_code} without an OpenAI error object: {_excerpt(response.text)}",
-                     status=response.status_code) from None
+        raise Failed(
+            f"{response.status_code} without an OpenAI error object: {_excerpt(response.text)}",
+            status=response.status_code,
+        ) from None
     if not isinstance(error, dict) or set(error) != {"message", "type", "param", "code"}:
         raise Failed(f"malformed error object: {_excerpt(error)}")
     if not error["message"] or "Traceback" in error["message"]:
@@ -249,7 +270,7 @@ class Client:
                     raise Failed(f"not an SSE data line: {_excerpt(line)}")
                 if done:
                     raise Failed(f"an event after [DONE]: {_excerpt(line)}")
-                data = line[len(b"data: "):]
+                data = line[len(b"data: ") :]
                 if data == b"[DONE]":
                     done = True
                     continue
@@ -298,8 +319,11 @@ class Client:
     def _raw_post(self, route, body):
         payload = json.dumps(body).encode()
         sock = socket.create_connection((self.host, self.port), timeout=REQUEST_TIMEOUT)
-        sock.sendall(f"POST {route} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        sock.sendall(
+            f"POST {route} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
         return sock
 
     def _long_body(self, stream):
@@ -316,7 +340,9 @@ class Client:
             while received.count(b"data: ") < wanted:
                 data = sock.recv(65536)
                 if not data:
-                    raise Failed(f"server closed the stream after {received.count(b'data: ')} events: {_excerpt(received)}")
+                    raise Failed(
+                        f"server closed the stream after {received.count(b'data: ')} events: {_excerpt(received)}"
+                    )
                 received += data
         finally:
             sock.close()
@@ -345,29 +371,51 @@ class Client:
         hello = [{"role": "user", "content": "Hello"}]
         if kind == "bad_json":
             data = self.rng.choice([b'{"model": ', b"\xff\xfe{}", b"[1, 2", b'{"model": "x" "messages": []}'])
-            response = self.session.post(self.base_url + route, data=data, timeout=REQUEST_TIMEOUT,
-                                         headers={"Content-Type": "application/json"})
+            response = self.session.post(
+                self.base_url + route, data=data, timeout=REQUEST_TIMEOUT, headers={"Content-Type": "application/json"}
+            )
         elif kind == "bad_type":
-            body = dict(self.rng.choice([
-                {"messages": "hello"}, {"temperature": "hot"}, {"max_tokens": 1.5}, {"stream": "yes"},
-                {"messages": [{"role": "wizard", "content": "hi"}]}, {"max_tokens": -3}, {"n": "two"},
-                {"stop": 7}, {"messages": []},
-            ]))
-            response = self.session.post(self.base_url + route, json={"model": self.model, "messages": hello, **body},
-                                         timeout=REQUEST_TIMEOUT)
+            body = dict(
+                self.rng.choice(
+                    [
+                        {"messages": "hello"},
+                        {"temperature": "hot"},
+                        {"max_tokens": 1.5},
+                        {"stream": "yes"},
+                        {"messages": [{"role": "wizard", "content": "hi"}]},
+                        {"max_tokens": -3},
+                        {"n": "two"},
+                        {"stop": 7},
+                        {"messages": []},
+                    ]
+                )
+            )
+            response = self.session.post(
+                self.base_url + route, json={"model": self.model, "messages": hello, **body}, timeout=REQUEST_TIMEOUT
+            )
         elif kind == "bad_model":
-            response = self.session.post(self.base_url + route, timeout=REQUEST_TIMEOUT,
-                                         json={"model": f"no-such-model-{self.rng.randrange(1000)}", "messages": hello})
+            response = self.session.post(
+                self.base_url + route,
+                timeout=REQUEST_TIMEOUT,
+                json={"model": f"no-such-model-{self.rng.randrange(1000)}", "messages": hello},
+            )
         else:  # bad_context: the prompt alone, or prompt + max_tokens, is over the context length
             if self.rng.random() < 0.5:
-                response = self.session.post(self.base_url + "/v3/completions", timeout=REQUEST_TIMEOUT,
-                                             json={"model": self.model, "prompt": "word " * 9000, "max_tokens": 1})
+                response = self.session.post(
+                    self.base_url + "/v3/completions",
+                    timeout=REQUEST_TIMEOUT,
+                    json={"model": self.model, "prompt": "word " * 9000, "max_tokens": 1},
+                )
             else:
-                response = self.session.post(self.base_url + route, timeout=REQUEST_TIMEOUT,
-                                             json={"model": self.model, "messages": hello, "max_tokens": 9000})
+                response = self.session.post(
+                    self.base_url + route,
+                    timeout=REQUEST_TIMEOUT,
+                    json={"model": self.model, "messages": hello, "max_tokens": 9000},
+                )
         if not 400 <= response.status_code < 500:
-            raise Failed(f"status {response.status_code} (expected 4xx): {_excerpt(response.text)}",
-                         status=response.status_code)
+            raise Failed(
+                f"status {response.status_code} (expected 4xx): {_excerpt(response.text)}", status=response.status_code
+            )
         check_error_object(response)
         return response.status_code
 
@@ -407,8 +455,9 @@ class Recorder:
             if first_token is not None:
                 self.first_tokens[kind].append(first_token)
             if failure:
-                self.failures.append({"kind": kind, "status": str(status), "latency_s": round(latency, 3),
-                                      "detail": failure})
+                self.failures.append(
+                    {"kind": kind, "status": str(status), "latency_s": round(latency, 3), "detail": failure}
+                )
 
 
 def _client_loop(client, deadline, recorder, kinds, weights):
@@ -437,12 +486,20 @@ def run_load(base_url, model=DEFAULT_MODEL, seconds=60.0, clients=8, seed=202406
     greedy = GreedyAnswers()
     prompt_tokens = PromptTokens()
     master = random.Random(seed)
-    pool = [Client(base_url, model, random.Random(master.randrange(1 << 30)), greedy, prompt_tokens)
-            for _ in range(clients)]
+    pool = [
+        Client(base_url, model, random.Random(master.randrange(1 << 30)), greedy, prompt_tokens) for _ in range(clients)
+    ]
     started = time.monotonic()
     deadline = started + seconds
-    threads = [threading.Thread(target=_client_loop, args=(client, deadline, recorder, kinds, list(weights.values())),
-                                name=f"soak-client-{index}", daemon=True) for index, client in enumerate(pool)]
+    threads = [
+        threading.Thread(
+            target=_client_loop,
+            args=(client, deadline, recorder, kinds, list(weights.values())),
+            name=f"soak-client-{index}",
+            daemon=True,
+        )
+        for index, client in enumerate(pool)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -460,8 +517,11 @@ def summarise(recorder, greedy, elapsed, seconds, clients, seed):
     total = sum(recorder.requests.values())
     latency = {}
     for kind, values in sorted(recorder.latencies.items()):
-        latency[kind] = {"p50_ms": round(1000 * percentile(values, 50)), "p99_ms": round(1000 * percentile(values, 99)),
-                         "max_ms": round(1000 * max(values))}
+        latency[kind] = {
+            "p50_ms": round(1000 * percentile(values, 50)),
+            "p99_ms": round(1000 * percentile(values, 99)),
+            "max_ms": round(1000 * max(values)),
+        }
         if recorder.first_tokens.get(kind):
             latency[kind]["first_token_p50_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 50))
             latency[kind]["first_token_p99_ms"] = round(1000 * percentile(recorder.first_tokens[kind], 99))
@@ -495,14 +555,18 @@ def summarise(recorder, greedy, elapsed, seconds, clients, seed):
 
 # --- the server's state -------------------------------------------------------------------------------
 def engine_stats(base_url, model=DEFAULT_MODEL):
-    """{node: stats} of the nodes of `model` that have an engine (worker_open_streams + engine counters)."""
+    """{node: stats} of the nodes of `model` that have an engine (worker_open_requests + engine counters)."""
     nodes = requests.get(f"{base_url.rstrip('/')}/v2/models/{model}/stats", timeout=10).json()["nodes"]
     return {name: stats for name, stats in nodes.items() if "engine" in stats}
 
 
 def is_idle(stats):
-    return all(node["worker_open_streams"] == 0 and node["engine"].get("live_requests") == 0
-               and node["engine"].get("engine_requests") == 0 for node in stats.values())
+    return all(
+        node["worker_open_requests"] == 0
+        and node["engine"].get("live_requests") == 0
+        and node["engine"].get("engine_requests") == 0
+        for node in stats.values()
+    )
 
 
 def wait_idle(base_url, model=DEFAULT_MODEL, timeout=15.0):

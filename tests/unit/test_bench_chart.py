@@ -12,8 +12,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def summaries_of(levels, sides):
-    runs = [synthetic_run(side, level, repeat, 0.01 * (index + 1) * (1.1 if side == "server" else 1))
-            for index, level in enumerate(levels) for repeat in range(2) for side in sides]
+    runs = [
+        synthetic_run(side, level, repeat, 0.01 * (index + 1) * (1.1 if side == "server" else 1))
+        for index, level in enumerate(levels)
+        for repeat in range(2)
+        for side in sides
+    ]
     return report.summarize_levels(runs, levels, sides)
 
 

@@ -50,4 +50,11 @@ def test_the_chart_goes_beside_the_json_unless_told_otherwise():
 
 def test_the_api_key_stays_out_of_the_report():
     assert bench_cli._redacted(["ovserve", "bench", "--api-key", "sk-1", "--api-key=sk-2", "--url", "u"]) == [
-        "ovserve", "bench", "--api-key", "(redacted)", "--api-key=(redacted)", "--url", "u"]
+        "ovserve",
+        "bench",
+        "--api-key",
+        "(redacted)",
+        "--api-key=(redacted)",
+        "--url",
+        "u",
+    ]

@@ -11,8 +11,14 @@ from ovserve.bench import client, metrics, workload
 
 
 def request(send, chunks, tokens, error=None, end=None, prompt_tokens=None):
-    return {"send": send, "chunks": chunks, "tokens": tokens, "error": error, "end": end,
-            "prompt_tokens": prompt_tokens}
+    return {
+        "send": send,
+        "chunks": chunks,
+        "tokens": tokens,
+        "error": error,
+        "end": end,
+        "prompt_tokens": prompt_tokens,
+    }
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 99, 100])
@@ -106,7 +112,7 @@ def test_ratio_and_latency_summary():
 def test_sse_parser_handles_split_events_and_crlf():
     parser = client.SseParser()
     assert parser.feed(b'data: {"a":') == []
-    assert parser.feed(b' 1}\r\n\r\ndata: [DONE]\n') == ['{"a": 1}']
+    assert parser.feed(b" 1}\r\n\r\ndata: [DONE]\n") == ['{"a": 1}']
     assert parser.feed(b"\n") == ["[DONE]"]
 
 
@@ -145,8 +151,11 @@ def test_request_bytes_ask_for_a_usage_chunk_and_ignore_eos():
     fields = json.loads(body)
     assert fields["stream"] and fields["stream_options"] == {"include_usage": True}
     assert fields["ignore_eos"] and fields["max_tokens"] == 64 and fields["temperature"] == 0
-    plain = json.loads(client.chat_request_bytes(client.Endpoint("http://h/v1"), "m", "hi", 8, ignore_eos=False)
-                       .partition(b"\r\n\r\n")[2])
+    plain = json.loads(
+        client.chat_request_bytes(client.Endpoint("http://h/v1"), "m", "hi", 8, ignore_eos=False).partition(
+            b"\r\n\r\n"
+        )[2]
+    )
     assert "ignore_eos" not in plain
 
 

@@ -11,11 +11,27 @@ from ovserve.bench.progress import Progress
 
 def synthetic_run(side, level, repeat, gap, requests=4, tokens=8):
     """A run whose requests send at 0 and get `tokens` chunks `gap` s apart, after one gap."""
-    records = [{"send": 0.0, "chunks": [gap * (i + 1) for i in range(tokens)], "end": None, "tokens": tokens,
-                "prompt_tokens": 90, "usage": True, "error": None} for _ in range(requests)]
+    records = [
+        {
+            "send": 0.0,
+            "chunks": [gap * (i + 1) for i in range(tokens)],
+            "end": None,
+            "tokens": tokens,
+            "prompt_tokens": 90,
+            "usage": True,
+            "error": None,
+        }
+        for _ in range(requests)
+    ]
     wall = gap * tokens
-    return {"side": side, "level": level, "repeat": repeat, "records": records, "wall_time_s": wall,
-            "metrics": metrics.summarize(records, wall)}
+    return {
+        "side": side,
+        "level": level,
+        "repeat": repeat,
+        "records": records,
+        "wall_time_s": wall,
+        "metrics": metrics.summarize(records, wall),
+    }
 
 
 LEVELS = schedule.parse_concurrencies("1,4")
@@ -55,8 +71,17 @@ def test_the_terminal_report(runs):
     health = {"level": "c=4", "failures": 0, **metrics.latency_summary([0.002, 0.003, 0.07, 0.12])}
     text = report.format_report(summaries, health, title="ovserve bench: m")
     assert text.startswith("ovserve bench: m")
-    for expected in ("| level | side", "TTFT p90", "ITL p99", "E2E p50", "req/s", "| c=4   | server/raw |",
-                     "1.10× (1.00–1.20)", "2 over 50 ms, 1 over 100 ms", "4 answers"):
+    for expected in (
+        "| level | side",
+        "TTFT p90",
+        "ITL p99",
+        "E2E p50",
+        "req/s",
+        "| c=4   | server/raw |",
+        "1.10× (1.00–1.20)",
+        "2 over 50 ms, 1 over 100 ms",
+        "4 answers",
+    ):
         assert expected in text
     assert "usage chunk" not in text and "failed" not in text.split("Health")[0]
 
@@ -84,8 +109,10 @@ def test_json_report_holds_levels_as_json_can(tmp_path, runs):
     level = schedule.Level("rate", float("inf"))
     summaries = report.summarize_levels([synthetic_run("server", level, 0, 0.01)], [level], ["server"])
     path = tmp_path / "out.json"
-    report.write_json(path, {"summary": summaries, "runs": [report.run_for_json(run) for run in runs],
-                             "environment": report.environment()})
+    report.write_json(
+        path,
+        {"summary": summaries, "runs": [report.run_for_json(run) for run in runs], "environment": report.environment()},
+    )
     document = json.loads(path.read_text())
     assert document["summary"][0]["value"] == "inf"
     assert document["runs"][0]["level"] == "c=1" and document["runs"][0]["value"] == 1

@@ -23,21 +23,36 @@ def write_json(path, document):
 
 
 def llm_graph(options, node_type="llm_continuous_batching"):
-    return {"input": "request", "output": "llm",
-            "nodes": [{"name": "llm", "type": node_type, "input": "request", "options": options}]}
+    return {
+        "input": "request",
+        "output": "llm",
+        "nodes": [{"name": "llm", "type": node_type, "input": "request", "options": options}],
+    }
 
 
 @pytest.fixture
 def server_config(tmp_path):
     """config.json with two LLM servables; the second's model is named through ${BENCH_MODELS}."""
     tiny_gguf(tmp_path / "models" / "tiny.gguf")
-    write_json(tmp_path / "servables" / "a" / "graph.json",
-               llm_graph({"models_path": "../../models/tiny.gguf", "cache_size": 1, "deterministic": True,
-                          "plugin_config": {"KV_CACHE_PRECISION": "u8"}}))
-    write_json(tmp_path / "servables" / "b" / "graph.json",
-               llm_graph({"models_path": "${BENCH_MODELS}/tiny.gguf", "max_num_seqs": 4}))
-    return write_json(tmp_path / "config.json", {"servables": [
-        {"name": "first", "base_path": "servables/a"}, {"name": "second", "base_path": "servables/b"}]})
+    write_json(
+        tmp_path / "servables" / "a" / "graph.json",
+        llm_graph(
+            {
+                "models_path": "../../models/tiny.gguf",
+                "cache_size": 1,
+                "deterministic": True,
+                "plugin_config": {"KV_CACHE_PRECISION": "u8"},
+            }
+        ),
+    )
+    write_json(
+        tmp_path / "servables" / "b" / "graph.json",
+        llm_graph({"models_path": "${BENCH_MODELS}/tiny.gguf", "max_num_seqs": 4}),
+    )
+    return write_json(
+        tmp_path / "config.json",
+        {"servables": [{"name": "first", "base_path": "servables/a"}, {"name": "second", "base_path": "servables/b"}]},
+    )
 
 
 def test_a_config_gives_its_first_llm_servable_as_the_server_builds_it(server_config, tmp_path):

@@ -17,6 +17,7 @@ def template(name, special_tokens=None):
 
 # --- the real SmolLM2 template ------------------------------------------------------------------
 
+
 def test_smollm2_template_fixture_is_the_verbatim_one_line_source():
     source = read_fixture("chat_templates", "smollm2_chatml.jinja")
     assert "\n" not in source  # the newlines are `\n` escapes inside Jinja string literals
@@ -26,9 +27,7 @@ def test_smollm2_template_fixture_is_the_verbatim_one_line_source():
 def test_smollm2_system_and_user_with_generation_prompt():
     rendered = template("smollm2_chatml.jinja").render(SYSTEM_AND_USER)
     assert rendered == (
-        "<|im_start|>system\nYou are terse.<|im_end|>\n"
-        "<|im_start|>user\nHi there<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"
     )
 
 
@@ -52,6 +51,7 @@ def test_default_template_is_chatml():
 
 
 # --- Hugging Face features --------------------------------------------------------------------------
+
 
 def test_raise_exception_raises_template_error_with_the_message():
     with pytest.raises(TemplateError) as caught:
@@ -108,6 +108,7 @@ def test_messages_are_passed_as_given_and_any_iterable_is_accepted():
 
 # --- sandbox and errors -------------------------------------------------------------------------------
 
+
 def test_reaching_python_internals_is_a_template_error():
     with pytest.raises(TemplateError, match="unsafe"):
         template("unsafe_mro.jinja").render(USER_ONLY)
@@ -127,12 +128,15 @@ def test_syntax_error_is_a_template_error_at_construction():
     assert "endfor" in str(caught.value)
 
 
-@pytest.mark.parametrize("source", [
-    "{{ messages[5]['content'] }}",  # undefined
-    "{{ 1 / 0 }}",  # arbitrary Python exception
-    "{{ range(1000000) | list }}",  # sandbox limit
-    "{{ messages[0]['content'] + 1 }}",  # TypeError
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ messages[5]['content'] }}",  # undefined
+        "{{ 1 / 0 }}",  # arbitrary Python exception
+        "{{ range(1000000) | list }}",  # sandbox limit
+        "{{ messages[0]['content'] + 1 }}",  # TypeError
+    ],
+)
 def test_any_rendering_failure_is_a_template_error(source):
     with pytest.raises(TemplateError):
         ChatTemplate(source).render(USER_ONLY)

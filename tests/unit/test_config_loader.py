@@ -34,6 +34,7 @@ def config_error(path):
 
 # --- valid configs -----------------------------------------------------------------------------
 
+
 def test_valid_config_loads_every_servable_with_its_graph(tmp_path):
     shutil.copytree(fixture_path("configs", "valid"), tmp_path / "site")
     config = load_server_config(tmp_path / "site" / "config.json")
@@ -88,23 +89,31 @@ def test_package_paths_point_into_an_installed_package(config_dir, monkeypatch):
 
 # --- every kind of config error ------------------------------------------------------------------
 
-@pytest.mark.parametrize("fixture, where, expected", [
-    ("missing_servables.json", "$", "'servables' is a required property"),
-    ("empty_servables.json", "$.servables", "should be non-empty"),
-    ("servables_not_a_list.json", "$.servables", "expected array, got str 'servables/ok'"),
-    ("name_not_a_string.json", "$.servables[0].name", "expected string, got int 5"),
-    ("unknown_top_level_key.json", "$", "'servable_paths' was unexpected"),
-    ("unknown_servable_key.json", "$.servables[0]", "'graphpath' was unexpected"),
-    ("missing_base_path.json", "$.servables[0]", "'base_path' is a required property"),
-    ("duplicate_names.json", "$.servables[2].name", "'same' is already used by $.servables[0]"),
-    ("base_path_missing.json", "$.servables[0].base_path", "which is not a folder"),
-    ("graph_file_missing.json", "$.servables[0].graph_path", "no graph file at"),
-    ("graph_path_missing.json", "$.servables[0].graph_path", "other.json"),
-    ("plugin_path_missing.json", "$.plugin_paths[1]", "'my_plugins' resolves to"),
-    ("plugin_path_is_file.json", "$.plugin_paths[0]", "which is not a folder"),
-    ("env_var_unset.json", "$.servables[0].base_path", "environment variable ${OVSERVE_UNIT_SURELY_UNSET} is not set"),
-    ("package_missing.json", "$.servables[0].base_path", "package 'ovserve_unit_no_such_package' is not installed"),
-])
+
+@pytest.mark.parametrize(
+    "fixture, where, expected",
+    [
+        ("missing_servables.json", "$", "'servables' is a required property"),
+        ("empty_servables.json", "$.servables", "should be non-empty"),
+        ("servables_not_a_list.json", "$.servables", "expected array, got str 'servables/ok'"),
+        ("name_not_a_string.json", "$.servables[0].name", "expected string, got int 5"),
+        ("unknown_top_level_key.json", "$", "'servable_paths' was unexpected"),
+        ("unknown_servable_key.json", "$.servables[0]", "'graphpath' was unexpected"),
+        ("missing_base_path.json", "$.servables[0]", "'base_path' is a required property"),
+        ("duplicate_names.json", "$.servables[2].name", "'same' is already used by $.servables[0]"),
+        ("base_path_missing.json", "$.servables[0].base_path", "which is not a folder"),
+        ("graph_file_missing.json", "$.servables[0].graph_path", "no graph file at"),
+        ("graph_path_missing.json", "$.servables[0].graph_path", "other.json"),
+        ("plugin_path_missing.json", "$.plugin_paths[1]", "'my_plugins' resolves to"),
+        ("plugin_path_is_file.json", "$.plugin_paths[0]", "which is not a folder"),
+        (
+            "env_var_unset.json",
+            "$.servables[0].base_path",
+            "environment variable ${OVSERVE_UNIT_SURELY_UNSET} is not set",
+        ),
+        ("package_missing.json", "$.servables[0].base_path", "package 'ovserve_unit_no_such_package' is not installed"),
+    ],
+)
 def test_config_errors_name_file_json_path_and_expectation(config_dir, monkeypatch, fixture, where, expected):
     monkeypatch.delenv("OVSERVE_UNIT_SURELY_UNSET", raising=False)
     path = install_config(config_dir, "bad", fixture)
@@ -165,6 +174,7 @@ def test_load_graph_file_names_the_servable_when_missing(tmp_path):
 
 
 # --- paths ------------------------------------------------------------------------------------------
+
 
 def test_resolve_path_relative_and_absolute(tmp_path):
     assert resolve_path("models/x.gguf", tmp_path) == (tmp_path / "models" / "x.gguf").resolve()

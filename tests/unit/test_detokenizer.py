@@ -38,7 +38,7 @@ def stream(detokenizer, ids, rng):
     deltas, position = [], 0
     while position < len(ids):
         size = rng.randint(1, 3)
-        deltas.append(detokenizer.add(ids[position:position + size]))
+        deltas.append(detokenizer.add(ids[position : position + size]))
         position += size
     return deltas, detokenizer.flush()
 
@@ -85,7 +85,7 @@ def test_random_splits_never_emit_replacement_characters_and_lose_nothing(seed):
 
 def test_every_single_byte_token_split():
     data = TEXT.encode("utf-8")
-    ids, decode = byte_level_vocabulary([data[i:i + 1] for i in range(len(data))])
+    ids, decode = byte_level_vocabulary([data[i : i + 1] for i in range(len(data))])
     detokenizer = IncrementalDetokenizer(decode)
     deltas = [detokenizer.add([i]) for i in ids]
     assert "".join(deltas) == TEXT
@@ -95,7 +95,7 @@ def test_every_single_byte_token_split():
 
 def test_each_step_decodes_a_small_window_not_the_whole_output():
     data = ("word é 👋 " * 40).encode("utf-8")
-    ids, decode = byte_level_vocabulary([data[i:i + 1] for i in range(len(data))])
+    ids, decode = byte_level_vocabulary([data[i : i + 1] for i in range(len(data))])
     windows = []
 
     def recording_decode(token_ids):
@@ -109,6 +109,7 @@ def test_each_step_decodes_a_small_window_not_the_whole_output():
 
 
 # --- the byte-table detokenizer (byte-level BPE vocabularies) ----------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(40))
 def test_byte_table_random_splits_never_emit_replacement_characters_and_lose_nothing(seed):

@@ -39,6 +39,7 @@ def run_chat(servable, text):
 
 # --- plugin discovery -----------------------------------------------------------------------------
 
+
 def test_plugin_folder_types_are_discovered_with_entry_points(node_types):
     assert {"fake_append", "fake_echo", "fake_completion_only"} <= set(node_types.names())
     assert "llm_continuous_batching" in node_types.names()  # the packaged entry point
@@ -102,6 +103,7 @@ def test_plugin_discovery_errors_are_config_errors(tmp_path):
 
 # --- building servables: chain order and graph errors ---------------------------------------------
 
+
 def test_chain_runs_from_the_input_to_the_output_whatever_the_listing_order(tmp_path, node_types):
     servable = build_servable(spec_for("chain_unordered.json", tmp_path), node_types)
     assert [node.context.node_name for node in servable.processors] == ["first", "second"]
@@ -125,15 +127,18 @@ def test_nodes_get_their_validated_options_and_context(tmp_path, node_types):
     assert servable.terminal.options == {}
 
 
-@pytest.mark.parametrize("graph, where, expected", [
-    ("cycle.json", "$.nodes[0].input", "the nodes' inputs form a cycle"),
-    ("off_path.json", "$.nodes[2]", "node 'stray' is not on the path from the input to the output"),
-    ("dangling_input.json", "$.nodes[0].input", "'nowhere' is neither a node nor the graph input 'request'"),
-    ("output_not_a_node.json", "$.output", "'llm' is not a node of this graph"),
-    ("duplicate_node_names.json", "$.nodes[1].name", "node name 'gen' is used twice"),
-    ("output_not_generator.json", "$.output", "the output node 'tag' (fake_append) can't answer requests"),
-    ("generator_in_middle.json", "$.nodes[0].type", "node type 'fake_echo' can't sit before another node"),
-])
+@pytest.mark.parametrize(
+    "graph, where, expected",
+    [
+        ("cycle.json", "$.nodes[0].input", "the nodes' inputs form a cycle"),
+        ("off_path.json", "$.nodes[2]", "node 'stray' is not on the path from the input to the output"),
+        ("dangling_input.json", "$.nodes[0].input", "'nowhere' is neither a node nor the graph input 'request'"),
+        ("output_not_a_node.json", "$.output", "'llm' is not a node of this graph"),
+        ("duplicate_node_names.json", "$.nodes[1].name", "node name 'gen' is used twice"),
+        ("output_not_generator.json", "$.output", "the output node 'tag' (fake_append) can't answer requests"),
+        ("generator_in_middle.json", "$.nodes[0].type", "node type 'fake_echo' can't sit before another node"),
+    ],
+)
 def test_graph_shape_errors(tmp_path, node_types, graph, where, expected):
     error = build_error(graph, tmp_path, node_types)
     assert error.json_path == where
@@ -150,11 +155,14 @@ def test_unknown_node_type_lists_the_known_types(tmp_path, node_types):
     assert {"fake_append", "fake_completion_only", "fake_echo", "llm_continuous_batching"} <= set(known)
 
 
-@pytest.mark.parametrize("graph, where, expected", [
-    ("bad_option_type.json", "$.nodes[0].options.x", "expected string, got int 5"),
-    ("unknown_option.json", "$.nodes[0].options", "'temperature' was unexpected"),
-    ("missing_required_option.json", "$.nodes[0].options", "'x' is a required property"),
-])
+@pytest.mark.parametrize(
+    "graph, where, expected",
+    [
+        ("bad_option_type.json", "$.nodes[0].options.x", "expected string, got int 5"),
+        ("unknown_option.json", "$.nodes[0].options", "'temperature' was unexpected"),
+        ("missing_required_option.json", "$.nodes[0].options", "'x' is a required property"),
+    ],
+)
 def test_node_options_are_validated_against_the_node_schema(tmp_path, node_types, graph, where, expected):
     error = build_error(graph, tmp_path, node_types)
     assert error.json_path == where
@@ -166,6 +174,7 @@ def test_off_path_error_suggests_a_fix(tmp_path, node_types):
 
 
 # --- servables and the registry ---------------------------------------------------------------------
+
 
 def test_servable_chat_runs_processors_in_order_then_the_terminal(tmp_path, node_types):
     servable = build_servable(spec_for("chain_unordered.json", tmp_path), node_types)
@@ -194,10 +203,12 @@ def test_servable_capabilities_readiness_and_engine_specs(tmp_path, node_types):
 
 @pytest.fixture
 def registry(tmp_path, node_types):
-    return ServableRegistry([
-        build_servable(spec_for("minimal.json", tmp_path, name="org/echo-model"), node_types),
-        build_servable(spec_for("completion_only.json", tmp_path, name="completer"), node_types),
-    ])
+    return ServableRegistry(
+        [
+            build_servable(spec_for("minimal.json", tmp_path, name="org/echo-model"), node_types),
+            build_servable(spec_for("completion_only.json", tmp_path, name="completer"), node_types),
+        ]
+    )
 
 
 def test_registry_get_returns_the_servable_by_name(registry):

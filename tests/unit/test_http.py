@@ -15,6 +15,10 @@ from ovserve.graph.servable import Servable
 from ovserve.http import app as app_module
 from ovserve.http.body import BodyTooLarge, read_json
 from ovserve.http.middleware import PrintableFormatter
+from ovserve.http.pipeline import Pipeline
+from ovserve.http.resources.api import ApiResource
+from ovserve.protocol.api import Api
+from ovserve.protocol.chat_completions import parse_chat_call
 from tests.unit.conftest import load_fixture, read_fixture
 from tests.unit.fakes import FakeGenerator
 
@@ -64,12 +68,13 @@ def sse_events(result):
     events = []
     for block in result.text.split("\n\n")[:-1]:
         assert block.startswith("data: ")
-        data = block[len("data: "):]
+        data = block[len("data: ") :]
         events.append(data if data == "[DONE]" else json.loads(data))
     return events
 
 
 # --- generation routes ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("prefix", ["/v3", "/v1"])
 def test_chat_completion_unary_on_both_prefixes(client, registry, prefix):
@@ -119,8 +124,11 @@ def test_completion_stream_is_sse(client):
 
 
 def test_request_id_reaches_the_node_and_is_echoed(client, registry):
-    result = client.simulate_post("/v3/chat/completions", json=load_fixture("payloads", "chat_basic.json"),
-                                  headers={"x-request-id": "client-chosen-id"})
+    result = client.simulate_post(
+        "/v3/chat/completions",
+        json=load_fixture("payloads", "chat_basic.json"),
+        headers={"x-request-id": "client-chosen-id"},
+    )
     assert result.headers["x-request-id"] == "client-chosen-id"
     assert registry.get(MODEL).terminal.requests[-1].request_id == "client-chosen-id"
 
@@ -143,6 +151,7 @@ def test_request_id_is_echoed_on_errors_too(client):
 
 # --- errors in OpenAI's shape ----------------------------------------------------------------------
 
+
 def test_unknown_model_is_404_listing_served_names(client):
     body = dict(load_fixture("payloads", "chat_basic.json"), model="gpt-4o")
     error = assert_openai_error(client.simulate_post("/v3/chat/completions", json=body), 404, "invalid_request_error")
@@ -161,8 +170,9 @@ def test_wrong_method_is_405_in_openai_shape(client):
 
 
 def test_text_plain_is_415(client):
-    result = client.simulate_post("/v3/chat/completions", body=read_fixture("payloads", "chat_basic.json"),
-                                  headers={"Content-Type": "text/plain"})
+    result = client.simulate_post(
+        "/v3/chat/completions", body=read_fixture("payloads", "chat_basic.json"), headers={"Content-Type": "text/plain"}
+    )
     error = assert_openai_error(result, 415)
     assert "text/plain" in error["message"]
 
@@ -218,12 +228,14 @@ def test_unexpected_exception_is_500_without_internals(client, registry):
         raise RuntimeError("secret internal detail")
 
     registry.get(MODEL).terminal.chat = explode
-    error = assert_openai_error(client.simulate_post("/v3/chat/completions",
-                                                     json=load_fixture("payloads", "chat_basic.json")), 500)
+    error = assert_openai_error(
+        client.simulate_post("/v3/chat/completions", json=load_fixture("payloads", "chat_basic.json")), 500
+    )
     assert error["type"] == "internal_error" and "secret" not in error["message"]
 
 
 # --- models, health, readiness ------------------------------------------------------------------------
+
 
 def test_models_listing(client):
     result = client.simulate_get("/v1/models")
@@ -280,11 +292,16 @@ def test_model_ready_wrong_method_is_405(client):
 
 # --- the WSGI server closing a stream early (client gone) ----------------------------------------------
 
-def start_stream(registry):
+
+def start_stream(registry, options=None):
     """Call the WSGI app as a server would; return the response iterable and the node's generation."""
-    app = build_app(registry, MAX_BODY)
-    environ = testing.create_environ(path="/v3/chat/completions", method="POST", headers=JSON,
-                                     body=json.dumps(dict(load_fixture("payloads", "chat_basic.json"), stream=True)))
+    app = app_module.create_app(registry, options) if options else build_app(registry, MAX_BODY)
+    environ = testing.create_environ(
+        path="/v3/chat/completions",
+        method="POST",
+        headers=JSON,
+        body=json.dumps(dict(load_fixture("payloads", "chat_basic.json"), stream=True)),
+    )
     statuses = []
     iterable = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
     assert statuses == ["200 OK"]
@@ -305,13 +322,84 @@ def test_server_closing_the_response_before_reading_closes_the_generation(regist
     assert generation.close_calls == 1
 
 
+def test_the_stream_body_goes_through_the_runtime_s_write_bound_and_closes_once(registry):
+    bounded = []
+
+    def bound_stream_writes(body, sock):
+        bounded.append(body)
+        return body
+
+    app = app_module.create_app(registry, app_module.AppOptions(bound_stream_writes=bound_stream_writes))
+    result = testing.TestClient(app).simulate_post(
+        "/v3/chat/completions", json=dict(load_fixture("payloads", "chat_basic.json"), stream=True)
+    )
+    assert sse_events(result)[-1] == "[DONE]" and len(bounded) == 1
+    assert registry.get(MODEL).terminal.generations[-1].close_calls == 1
+
+
+def test_a_client_that_leaves_cancels_its_generation(registry):
+    leaving = []
+
+    def watch_disconnect(sock, on_disconnect):
+        leaving.append(on_disconnect)
+        return lambda: None
+
+    iterable, generation = start_stream(registry, app_module.AppOptions(watch_disconnect=watch_disconnect))
+    leaving[0]()
+    assert generation.close_calls == 1
+    iterable.close()
+    assert generation.close_calls == 1
+
+
+def test_a_draining_server_refuses_new_requests_with_503(registry):
+    app = app_module.create_app(registry, app_module.AppOptions(is_draining=lambda: True))
+    result = testing.TestClient(app).simulate_post(
+        "/v3/chat/completions", json=load_fixture("payloads", "chat_basic.json")
+    )
+    assert "shutting down" in assert_openai_error(result, 503, "service_unavailable")["message"]
+    assert registry.get(MODEL).terminal.requests == []
+
+
+def test_several_prompts_are_one_answer_each_generation_closed_once(client, registry):
+    body = dict(load_fixture("payloads", "completion_basic.json"), model=OTHER, prompt=["a", "b"], n=1)
+    result = client.simulate_post("/v3/completions", json=body)
+    assert [(c["index"], c["text"]) for c in result.json["choices"]] == [(0, "Hello!"), (1, "Hello!")]
+    generations = registry.get(OTHER).terminal.generations
+    assert len(generations) == 2 and [g.close_calls for g in generations] == [1, 1]
+
+
+def anthropic_like_error(error):
+    return {"type": "error", "error": {"type": error.error_type, "message": error.message}}
+
+
+@pytest.mark.parametrize(
+    "method, body, status",
+    [
+        ("POST", {"model": "no-such-model", "messages": [{"role": "user", "content": "Hi"}]}, 404),
+        ("POST", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "temperature": "hot"}, 400),
+        ("GET", None, 405),
+    ],
+)
+def test_an_api_answers_every_error_in_its_own_shape(registry, method, body, status):
+    """What another API (Anthropic's Messages) needs of the edge: a route, an Api with its error object."""
+    app = app_module.create_app(registry)
+    api = Api("chat.completions", parse_chat_call, Servable.chat, anthropic_like_error)
+    app.add_route("/v3/other-chat", ApiResource(Pipeline(registry, app_module.AppOptions()), api))
+    result = testing.TestClient(app).simulate_request(method, "/v3/other-chat", json=body)
+    assert result.status_code == status
+    assert result.json["type"] == "error" and set(result.json["error"]) == {"type", "message"}
+    assert_openai_error(testing.TestClient(app).simulate_get("/v3/nowhere"), 404)  # other paths keep OpenAI's
+
+
 # --- body reading without Content-Length ----------------------------------------------------------------
+
 
 def chunked_environ(path, raw, terminated=True):
     """A POST as gunicorn hands it over with `Transfer-Encoding: chunked`: no CONTENT_LENGTH, the chunks
     already decoded in wsgi.input, which ends after the last one (wsgi.input_terminated)."""
-    environ = testing.create_environ(path=path, method="POST", body=raw,
-                                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    environ = testing.create_environ(
+        path=path, method="POST", body=raw, headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    )
     del environ["CONTENT_LENGTH"]
     environ["wsgi.input_terminated"] = terminated
     return environ
@@ -363,10 +451,11 @@ def test_lone_surrogate_escape_is_400_and_an_escaped_pair_is_fine():
 
 def test_deeply_nested_json_is_a_400_not_a_crash():
     with pytest.raises(InvalidRequest, match="nested too deeply"):
-        read_json(chunked_request(b"[" * 100000 + b"]" * 100000), max_bytes=10 ** 6)
+        read_json(chunked_request(b"[" * 100000 + b"]" * 100000), max_bytes=10**6)
 
 
 # --- the access log: one line per request, whatever the request holds -----------------------------------
+
 
 def access_lines(caplog):
     formatter = PrintableFormatter("%(levelname)s %(name)s: %(message)s")
@@ -392,6 +481,7 @@ def test_control_characters_in_the_request_id_and_separators_in_the_path_are_esc
 
 
 def test_printable_formatter_keeps_each_record_on_one_line():
-    record = logging.LogRecord("ovserve.protocol", logging.WARNING, __file__, 1, "stream %s ended: %s", ("x", "a\nb\r\x85c"),
-                               None)
+    record = logging.LogRecord(
+        "ovserve.protocol", logging.WARNING, __file__, 1, "stream %s ended: %s", ("x", "a\nb\r\x85c"), None
+    )
     assert PrintableFormatter("%(message)s").format(record) == "stream x ended: a\\x0ab\\x0d\\x85c"

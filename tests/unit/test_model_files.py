@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from ovserve.nodes.llm.model_files import context_length, is_gguf, read_gguf_metadata, template_file_next_to
+from ovserve.nodes.model_files import context_length, is_gguf, read_gguf_metadata, template_file_next_to
 
 UINT32, FLOAT32, BOOL, STRING, ARRAY, UINT64 = 4, 6, 7, 8, 9, 10
 
@@ -37,16 +37,19 @@ def write_gguf(path, kvs, version=3):
 
 @pytest.fixture
 def gguf_file(tmp_path):
-    return write_gguf(tmp_path / "tiny.Q4_0.gguf", [
-        ("general.architecture", STRING, "llama"),
-        ("general.name", STRING, "Tiny Llamé"),
-        ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<s>", "</s>", "héllo", ""])),
-        ("llama.context_length", UINT32, 8192),
-        ("tokenizer.ggml.token_type", ARRAY, (UINT32, [1, 2, 3])),
-        ("llama.rope.freq_base", FLOAT32, 0.5),
-        ("tokenizer.ggml.add_bos_token", BOOL, True),
-        ("general.file_size", UINT64, 2 ** 40),
-    ])
+    return write_gguf(
+        tmp_path / "tiny.Q4_0.gguf",
+        [
+            ("general.architecture", STRING, "llama"),
+            ("general.name", STRING, "Tiny Llamé"),
+            ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<s>", "</s>", "héllo", ""])),
+            ("llama.context_length", UINT32, 8192),
+            ("tokenizer.ggml.token_type", ARRAY, (UINT32, [1, 2, 3])),
+            ("llama.rope.freq_base", FLOAT32, 0.5),
+            ("tokenizer.ggml.add_bos_token", BOOL, True),
+            ("general.file_size", UINT64, 2**40),
+        ],
+    )
 
 
 def test_read_gguf_metadata_reads_scalars_and_strings_and_skips_arrays(gguf_file):
@@ -56,15 +59,20 @@ def test_read_gguf_metadata_reads_scalars_and_strings_and_skips_arrays(gguf_file
         "llama.context_length": 8192,
         "llama.rope.freq_base": 0.5,
         "tokenizer.ggml.add_bos_token": True,
-        "general.file_size": 2 ** 40,
+        "general.file_size": 2**40,
     }
 
 
 def test_context_length_of_a_gguf_file_uses_its_architecture(tmp_path, gguf_file):
     assert context_length(gguf_file) == 8192
-    other = write_gguf(tmp_path / "qwen.gguf", [("general.architecture", STRING, "qwen2"),
-                                                ("llama.context_length", UINT32, 4096),
-                                                ("qwen2.context_length", UINT32, 32768)])
+    other = write_gguf(
+        tmp_path / "qwen.gguf",
+        [
+            ("general.architecture", STRING, "qwen2"),
+            ("llama.context_length", UINT32, 4096),
+            ("qwen2.context_length", UINT32, 32768),
+        ],
+    )
     assert context_length(other) == 32768
 
 
@@ -100,13 +108,16 @@ def test_is_gguf(tmp_path, gguf_file):
     assert not is_gguf(tmp_path / "missing.gguf")
 
 
-@pytest.mark.parametrize("config, expected", [
-    ({"max_position_embeddings": 2048, "n_positions": 1}, 2048),
-    ({"n_positions": 1024}, 1024),
-    ({"seq_length": 4096}, 4096),
-    ({"hidden_size": 64}, None),
-    ({"max_position_embeddings": "2048"}, None),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"max_position_embeddings": 2048, "n_positions": 1}, 2048),
+        ({"n_positions": 1024}, 1024),
+        ({"seq_length": 4096}, 4096),
+        ({"hidden_size": 64}, None),
+        ({"max_position_embeddings": "2048"}, None),
+    ],
+)
 def test_context_length_of_a_model_folder_from_config_json(tmp_path, config, expected):
     (tmp_path / "config.json").write_text(json.dumps(config))
     assert context_length(tmp_path) == expected
@@ -133,8 +144,8 @@ def test_template_file_next_to_ignores_a_folder_of_that_name(tmp_path):
 def test_nested_arrays_are_skipped(tmp_path):
     path = tmp_path / "nested.gguf"
     nested = gguf_string("custom.nested") + struct.pack("<I", ARRAY) + struct.pack("<IQ", ARRAY, 2)
-    nested += struct.pack("<IQ", UINT32, 1) + struct.pack("<I", 7)          # [7]
-    nested += struct.pack("<IQ", STRING, 1) + gguf_string("x")               # ["x"]
+    nested += struct.pack("<IQ", UINT32, 1) + struct.pack("<I", 7)  # [7]
+    nested += struct.pack("<IQ", STRING, 1) + gguf_string("x")  # ["x"]
     header = b"GGUF" + struct.pack("<IQQ", 3, 0, 2)
     path.write_bytes(header + nested + gguf_kv("llama.context_length", UINT32, 2048))
     assert read_gguf_metadata(path) == {"llama.context_length": 2048}

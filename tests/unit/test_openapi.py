@@ -17,12 +17,20 @@ from ovserve.protocol.validation import SCHEMAS, VALIDATORS
 NAMES = ["org/chat-model", "plain"]
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 EXPECTED_OPERATIONS = {
-    ("post", "/v3/chat/completions"), ("post", "/v3/completions"), ("get", "/v3/models"),
-    ("get", "/v3/models/{model_id}"), ("get", "/v2/health/live"), ("get", "/v2/health/ready"),
+    ("post", "/v3/chat/completions"),
+    ("post", "/v3/completions"),
+    ("get", "/v3/models"),
+    ("get", "/v3/models/{model_id}"),
+    ("get", "/v2/health/live"),
+    ("get", "/v2/health/ready"),
     ("get", "/v2/models/{model_id}/ready"),
 }
-REQUEST_COMPONENTS = {"chat_completions": "ChatCompletionRequest", "completions": "CompletionRequest",
-                      "tokenize": "TokenizeRequest", "detokenize": "DetokenizeRequest"}
+REQUEST_COMPONENTS = {
+    "chat_completions": "ChatCompletionRequest",
+    "completions": "CompletionRequest",
+    "tokenize": "TokenizeRequest",
+    "detokenize": "DetokenizeRequest",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +68,13 @@ def operations(document):
 def schema_validator(document, component):
     """A validator of one component, with the document as the root its #/ refs resolve against."""
     registry = Registry().with_resource("urn:ovserve:openapi", Resource(contents=document, specification=DRAFT202012))
-    return jsonschema.Draft202012Validator({"$ref": f"urn:ovserve:openapi#/components/schemas/{component}"},
-                                           registry=registry)
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"urn:ovserve:openapi#/components/schemas/{component}"}, registry=registry
+    )
 
 
 # --- the document's structure -------------------------------------------------------------------------
+
 
 def test_is_an_openapi_3_1_document_with_the_routes(document):
     assert document["openapi"].startswith("3.1.")
@@ -85,7 +95,9 @@ def test_is_an_openapi_3_1_document_with_the_routes(document):
 def test_validates_against_the_openapi_3_1_meta_schema(document):
     definitions = pytest.importorskip("schemathesis.specs.openapi.definitions")  # ships the OAS 3.1 schema
     validator = jsonschema.Draft202012Validator(definitions.OPENAPI_31)
-    errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document)]
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document)
+    ]
     assert not errors, errors[:10]
 
 
@@ -103,7 +115,7 @@ def test_no_json_schema_identity_left_inside(document):
 
 
 def test_every_component_schema_is_a_valid_2020_12_schema(document):
-    for name, schema in document["components"]["schemas"].items():
+    for _name, schema in document["components"]["schemas"].items():
         jsonschema.Draft202012Validator.check_schema(schema)
 
 
@@ -133,8 +145,15 @@ def test_responses_include_json_and_the_error_object(document):
 BODIES = {
     "chat_completions": [
         {"model": "plain", "messages": [{"role": "user", "content": "Hi"}]},
-        {"model": "anything", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
-         "max_tokens": 5, "stop": ["a"], "n": 2, "temperature": 0.5, "stream": True},
+        {
+            "model": "anything",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+            "max_tokens": 5,
+            "stop": ["a"],
+            "n": 2,
+            "temperature": 0.5,
+            "stream": True,
+        },
         {"model": "plain", "messages": []},
         {"model": "plain"},
         {"model": "", "messages": [{"role": "user", "content": "Hi"}]},
@@ -178,7 +197,9 @@ def test_request_components_agree_with_the_server_validators(document, kind):
 
 def test_model_offers_the_served_names_and_any_string(document):
     for request in ("ChatCompletionRequest", "CompletionRequest"):
-        assert document["components"]["schemas"][request]["properties"]["model"] == {"$ref": "#/components/schemas/ModelId"}
+        assert document["components"]["schemas"][request]["properties"]["model"] == {
+            "$ref": "#/components/schemas/ModelId"
+        }
     model = document["components"]["schemas"]["ModelId"]
     assert model["anyOf"][0]["enum"] == NAMES
     validator = schema_validator(document, "ModelId")
@@ -201,8 +222,11 @@ def test_prefix_and_security():
 
     secured = build_openapi(NAMES, secured=True)
     assert secured["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http", "scheme": "bearer", "description": secured["components"]["securitySchemes"]["apiKey"]["description"]}
-    for method, path, operation in operations(secured):
+        "type": "http",
+        "scheme": "bearer",
+        "description": secured["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+    for _method, path, operation in operations(secured):
         if path.startswith("/v3/"):
             assert operation["security"] == [{"apiKey": []}] and "401" in operation["responses"], path
         else:
@@ -231,6 +255,7 @@ def test_schemathesis_loads_every_operation(document):
 
 
 # --- the routes ----------------------------------------------------------------------------------------
+
 
 def app_client(**options):
     registry = ServableRegistry([SimpleNamespace(name=name) for name in NAMES])

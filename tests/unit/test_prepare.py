@@ -36,6 +36,7 @@ def read(path):
 
 # --- graph files and kinds ------------------------------------------------------------------------
 
+
 def test_detect_kind_from_the_architecture():
     assert graphs.detect_kind(ENCODER) == "embeddings"
     assert graphs.detect_kind(CROSS_ENCODER) == "rerank"
@@ -46,8 +47,13 @@ def test_graph_of_an_embeddings_model_carries_what_its_files_say(prepared):
     graph = read(prepared["encoder"] / "graph.json")
     node = graph["nodes"][0]
     assert graph["output"] == node["name"] and node["type"] == "embeddings"
-    assert node["options"] == {"models_path": ".", "device": "CPU", "max_length": 8, "pooling": "mean",
-                               "normalize": True}
+    assert node["options"] == {
+        "models_path": ".",
+        "device": "CPU",
+        "max_length": 8,
+        "pooling": "mean",
+        "normalize": True,
+    }
 
 
 def test_graph_of_a_gguf_llm_names_the_file():
@@ -57,6 +63,7 @@ def test_graph_of_a_gguf_llm_names_the_file():
 
 
 # --- --add-to-config ------------------------------------------------------------------------------
+
 
 def test_add_to_a_new_config_creates_it_with_a_relative_base_path(tmp_path, prepared):
     config = tmp_path / "config.json"
@@ -68,8 +75,7 @@ def test_add_to_a_new_config_creates_it_with_a_relative_base_path(tmp_path, prep
 
 def test_add_keeps_existing_entries_and_fields(tmp_path, prepared):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"servables": [{"name": "first", "base_path": "models/encoder"}],
-                                  "plugin_paths": []}))
+    config.write_text(json.dumps({"servables": [{"name": "first", "base_path": "models/encoder"}], "plugin_paths": []}))
     os.chmod(config, 0o600)
     add_servable(config, "second", prepared["cross"])
     document = read(config)
@@ -118,6 +124,7 @@ def test_a_config_that_is_not_json_is_not_touched(tmp_path, prepared):
 
 # --- pull: which files ----------------------------------------------------------------------------
 
+
 def test_repository_layout():
     assert repository_layout(["openvino_model.xml", "openvino_model.bin", "config.json"]) == "openvino"
     assert repository_layout(["README.md", "model-Q4_K_M.gguf"]) == "gguf"
@@ -137,18 +144,25 @@ def test_choose_gguf():
 
 # --- export: the conversion command ---------------------------------------------------------------
 
-@pytest.mark.parametrize("task, optimum_task", [("text_generation", "text-generation-with-past"),
-                                                ("embeddings", "feature-extraction"),
-                                                ("rerank", "text-classification")])
+
+@pytest.mark.parametrize(
+    "task, optimum_task",
+    [
+        ("text_generation", "text-generation-with-past"),
+        ("embeddings", "feature-extraction"),
+        ("rerank", "text-classification"),
+    ],
+)
 def test_optimum_command(task, optimum_task, tmp_path):
     command = optimum_command("/models/src", task, "int8", tmp_path / "out")
-    arguments = command[command.index("export"):]
+    arguments = command[command.index("export") :]
     assert arguments[:6] == ["export", "openvino", "--model", "/models/src", "--task", optimum_task]
     assert arguments[-1] == str(tmp_path / "out") and "--weight-format" in arguments
     assert ("--library" in arguments) == (task != "text_generation")
 
 
 # --- ovserve list ---------------------------------------------------------------------------------
+
 
 def test_list_shows_kind_node_and_model_location(tmp_path, prepared, capsys):
     config = tmp_path / "config.json"
@@ -157,7 +171,8 @@ def test_list_shows_kind_node_and_model_location(tmp_path, prepared, capsys):
     rows = servable_rows(config)
     assert [(row["name"], row["kind"], row["node"], row["model"]) for row in rows] == [
         ("org/embedder", "embeddings", "embeddings", str(prepared["encoder"])),
-        ("org/reranker", "rerank", "rerank", str(prepared["cross"]))]
+        ("org/reranker", "rerank", "rerank", str(prepared["cross"])),
+    ]
     assert main(["list", "--config", str(config)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split() == ["NAME", "KIND", "NODE", "SIZE", "MODEL"]

@@ -33,6 +33,7 @@ def invalid(parse, body):
 
 # --- happy paths ---------------------------------------------------------------------------------
 
+
 def test_parse_chat_basic():
     model, chat_input, stream = parse_chat(chat_body(), request_id="req-1")
     assert model == "org/echo-model"
@@ -51,16 +52,32 @@ def test_parse_chat_joins_text_parts_with_newlines_and_null_content_beside_tool_
     _, chat_input, _ = parse_chat(load_fixture("payloads", "chat_content_parts.json"))
     assert chat_input.messages == (
         {"role": "user", "content": "first part\nsecond part"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": {}}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": {}}}],
+        },
     )
 
 
 def test_parse_chat_reads_every_sampling_field():
     _, chat_input, stream = parse_chat(load_fixture("payloads", "chat_all_sampling.json"))
     assert chat_input.params == SamplingParams(
-        max_tokens=7, max_tokens_param="max_completion_tokens", temperature=0.5, top_p=0.9, top_k=40, min_p=0.05, seed=1234, stop=("END", "###"),
-        ignore_eos=True, min_tokens=3, presence_penalty=0.25, frequency_penalty=-0.5, repetition_penalty=1.1, n=2)
+        max_tokens=7,
+        max_tokens_param="max_completion_tokens",
+        temperature=0.5,
+        top_p=0.9,
+        top_k=40,
+        min_p=0.05,
+        seed=1234,
+        stop=("END", "###"),
+        ignore_eos=True,
+        min_tokens=3,
+        presence_penalty=0.25,
+        frequency_penalty=-0.5,
+        repetition_penalty=1.1,
+        n=2,
+    )
     assert (stream.stream, stream.include_usage) == (True, True)
 
 
@@ -70,12 +87,15 @@ def test_max_completion_tokens_is_preferred_over_max_tokens():
     assert parse_chat(chat_body(max_tokens=50, max_completion_tokens=None))[1].params.max_tokens == 50
 
 
-@pytest.mark.parametrize("stop, expected", [
-    ("END", ("END",)),
-    (["a", "b"], ("a", "b")),
-    ([], ()),
-    (None, ()),
-])
+@pytest.mark.parametrize(
+    "stop, expected",
+    [
+        ("END", ("END",)),
+        (["a", "b"], ("a", "b")),
+        ([], ()),
+        (None, ()),
+    ],
+)
 def test_stop_as_string_or_list(stop, expected):
     assert parse_chat(chat_body(stop=stop))[1].params.stop == expected
 
@@ -95,9 +115,19 @@ def test_null_values_take_the_defaults():
 def test_omitted_sampling_fields_reach_the_node_as_not_given():
     """The servable fills them (its defaults); the protocol layer must not put OpenAI's in (temperature 1 was)."""
     params = parse_chat(chat_body())[1].params
-    assert {name: getattr(params, name) for name in DEFAULTED_SAMPLING_FIELDS} == dict.fromkeys(DEFAULTED_SAMPLING_FIELDS)
-    given = {"max_tokens": 3, "temperature": 0, "top_p": 1, "top_k": -1, "min_p": 0, "presence_penalty": 0,
-             "frequency_penalty": 0, "repetition_penalty": 1}
+    assert {name: getattr(params, name) for name in DEFAULTED_SAMPLING_FIELDS} == dict.fromkeys(
+        DEFAULTED_SAMPLING_FIELDS
+    )
+    given = {
+        "max_tokens": 3,
+        "temperature": 0,
+        "top_p": 1,
+        "top_k": -1,
+        "min_p": 0,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "repetition_penalty": 1,
+    }
     params = parse_chat(chat_body(**given))[1].params
     assert {name: getattr(params, name) for name in DEFAULTED_SAMPLING_FIELDS} == dict(given, top_k=0)
     assert isinstance(params.temperature, float) and isinstance(params.top_k, int)
@@ -113,9 +143,13 @@ def test_unsupported_fields_at_their_neutral_value_are_accepted():
 def test_parse_completion_basic():
     model, prompts, stream = parse_completion(completion_body(), request_id="r2")
     assert model == "org/echo-model"
-    assert prompts.inputs == (CompletionInput("Once upon a time", SamplingParams(max_tokens=16, stop=("\n\n",),
-                                                                                 top_logprobs_param="logprobs"),
-                                              request_id="r2"),)
+    assert prompts.inputs == (
+        CompletionInput(
+            "Once upon a time",
+            SamplingParams(max_tokens=16, stop=("\n\n",), top_logprobs_param="logprobs"),
+            request_id="r2",
+        ),
+    )
     assert prompts.choices == 1
     assert stream.stream is False
 
@@ -126,11 +160,14 @@ def test_parse_completion_prompt_as_a_list_of_one():
     assert stream.stream is True and stream.include_usage is False
 
 
-@pytest.mark.parametrize("prompt, expected", [
-    (["Once", "Twice"], [("Once", ()), ("Twice", ())]),
-    ([1, 2, 3], [("", (1, 2, 3))]),
-    ([[1, 2], [3]], [("", (1, 2)), ("", (3,))]),
-])
+@pytest.mark.parametrize(
+    "prompt, expected",
+    [
+        (["Once", "Twice"], [("Once", ()), ("Twice", ())]),
+        ([1, 2, 3], [("", (1, 2, 3))]),
+        ([[1, 2], [3]], [("", (1, 2)), ("", (3,))]),
+    ],
+)
 def test_the_four_prompt_forms(prompt, expected):
     _, prompts, _ = parse_completion(completion_body(prompt=prompt, n=2, echo=True))
     assert [(p.prompt, p.prompt_ids) for p in prompts.inputs] == expected
@@ -140,23 +177,27 @@ def test_the_four_prompt_forms(prompt, expected):
 
 # --- 400s naming the parameter -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("changes, param, phrase", [
-    ({"messages": []}, "messages", "non-empty"),
-    ({"messages": "hello"}, "messages", "must be of type array"),
-    ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role", "'wizard' is not one of"),
-    ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid value 5"),
-    ({"temperature": "hot"}, "temperature", "must be of type number or null"),
-    ({"temperature": 5}, "temperature", "greater than the maximum of 2"),
-    ({"top_p": 0}, "top_p", "less than or equal to the minimum of 0"),
-    ({"max_tokens": 0}, "max_tokens", "less than the minimum of 1"),
-    ({"max_completion_tokens": 0}, "max_completion_tokens", "less than the minimum of 1"),
-    ({"max_tokens": 1.5}, "max_tokens", "must be of type integer"),
-    ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "is too long"),
-    ({"stop": 5}, "stop", "invalid value 5"),
-    ({"n": 17}, "n", "maximum of 16"),
-    ({"stream": "yes"}, "stream", "must be of type boolean"),
-    ({"model": ""}, "model", "should be non-empty"),
-])
+
+@pytest.mark.parametrize(
+    "changes, param, phrase",
+    [
+        ({"messages": []}, "messages", "non-empty"),
+        ({"messages": "hello"}, "messages", "must be of type array"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role", "'wizard' is not one of"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "invalid value 5"),
+        ({"temperature": "hot"}, "temperature", "must be of type number or null"),
+        ({"temperature": 5}, "temperature", "greater than the maximum of 2"),
+        ({"top_p": 0}, "top_p", "less than or equal to the minimum of 0"),
+        ({"max_tokens": 0}, "max_tokens", "less than the minimum of 1"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens", "less than the minimum of 1"),
+        ({"max_tokens": 1.5}, "max_tokens", "must be of type integer"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "is too long"),
+        ({"stop": 5}, "stop", "invalid value 5"),
+        ({"n": 17}, "n", "maximum of 16"),
+        ({"stream": "yes"}, "stream", "must be of type boolean"),
+        ({"model": ""}, "model", "should be non-empty"),
+    ],
+)
 def test_invalid_chat_values_name_the_parameter(changes, param, phrase):
     error = invalid(parse_chat, chat_body(**changes))
     assert error.param == param
@@ -178,9 +219,17 @@ def test_messages_missing_names_the_parameter():
 
 
 def test_image_content_part_is_rejected_naming_the_part():
-    body = chat_body(messages=[{"role": "user", "content": [
-        {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])
+    body = chat_body(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                ],
+            }
+        ]
+    )
     error = invalid(parse_chat, body)
     assert error.param == "messages[0].content[1].type"
     assert error.code == "unsupported_content"
@@ -193,12 +242,15 @@ def test_text_part_without_text_names_the_missing_text():
     assert "not supported" not in error.message
 
 
-@pytest.mark.parametrize("changes, param, code", [
-    ({"logit_bias": {"50256": -100}}, "logit_bias", "unsupported_parameter"),
-    ({"logprobs": True, "top_logprobs": 2}, "top_logprobs", "unsupported_value"),
-    ({"prediction": {"type": "content", "content": "x"}}, "prediction", "unsupported_parameter"),
-    ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
-])
+@pytest.mark.parametrize(
+    "changes, param, code",
+    [
+        ({"logit_bias": {"50256": -100}}, "logit_bias", "unsupported_parameter"),
+        ({"logprobs": True, "top_logprobs": 2}, "top_logprobs", "unsupported_value"),
+        ({"prediction": {"type": "content", "content": "x"}}, "prediction", "unsupported_parameter"),
+        ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
+    ],
+)
 def test_unsupported_chat_fields_are_rejected_not_ignored(changes, param, code):
     error = invalid(parse_chat, chat_body(**changes))
     assert error.param == param
@@ -206,14 +258,23 @@ def test_unsupported_chat_fields_are_rejected_not_ignored(changes, param, code):
     assert f"'{param}'" in error.message
 
 
-@pytest.mark.parametrize("changes, param", [
-    ({"top_logprobs": 1}, "top_logprobs"),  # needs logprobs: true
-    ({"tool_choice": "required"}, "tool_choice"),  # needs tools
-    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice"),
-    ({"continue_final_message": True}, "continue_final_message"),  # last message is not the assistant's
-    ({"response_format": {"type": "json_schema"}}, "response_format"),
-    ({"messages": [{"role": "tool", "content": "42"}]}, "messages[0].tool_call_id"),
-])
+@pytest.mark.parametrize(
+    "changes, param",
+    [
+        ({"top_logprobs": 1}, "top_logprobs"),  # needs logprobs: true
+        ({"tool_choice": "required"}, "tool_choice"),  # needs tools
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": {"name": "g"}},
+            },
+            "tool_choice",
+        ),
+        ({"continue_final_message": True}, "continue_final_message"),  # last message is not the assistant's
+        ({"response_format": {"type": "json_schema"}}, "response_format"),
+        ({"messages": [{"role": "tool", "content": "42"}]}, "messages[0].tool_call_id"),
+    ],
+)
 def test_inconsistent_chat_fields_are_400(changes, param):
     assert invalid(parse_chat, chat_body(**changes)).param == param
 
@@ -221,16 +282,28 @@ def test_inconsistent_chat_fields_are_400(changes, param):
 TOOL_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
 
 
-@pytest.mark.parametrize("messages, param", [
-    ([{"role": "user"}], "messages[0].content"),
-    ([{"role": "user", "content": None}], "messages[0].content"),
-    ([{"role": "system"}, {"role": "user", "content": "Hi"}], "messages[0].content"),
-    ([{"role": "developer", "content": None}], "messages[0].content"),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant"}], "messages[1].content"),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": None, "tool_calls": []}], "messages[1].content"),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "tool_calls": [TOOL_CALL]},
-      {"role": "tool", "tool_call_id": "c1"}], "messages[2].content"),
-])
+@pytest.mark.parametrize(
+    "messages, param",
+    [
+        ([{"role": "user"}], "messages[0].content"),
+        ([{"role": "user", "content": None}], "messages[0].content"),
+        ([{"role": "system"}, {"role": "user", "content": "Hi"}], "messages[0].content"),
+        ([{"role": "developer", "content": None}], "messages[0].content"),
+        ([{"role": "user", "content": "Hi"}, {"role": "assistant"}], "messages[1].content"),
+        (
+            [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": None, "tool_calls": []}],
+            "messages[1].content",
+        ),
+        (
+            [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "tool_calls": [TOOL_CALL]},
+                {"role": "tool", "tool_call_id": "c1"},
+            ],
+            "messages[2].content",
+        ),
+    ],
+)
 def test_a_message_without_content_is_a_400_naming_it(messages, param):
     error = invalid(parse_chat, chat_body(messages=messages))
     assert (error.param, error.code) == (param, "invalid_value")
@@ -240,8 +313,12 @@ def test_a_message_without_content_is_a_400_naming_it(messages, param):
 
 
 def test_an_assistant_message_with_tool_calls_may_omit_content_and_empty_content_is_content():
-    messages = [{"role": "user", "content": ""}, {"role": "assistant", "tool_calls": [TOOL_CALL]},
-                {"role": "tool", "tool_call_id": "c1", "content": "42"}, {"role": "assistant", "content": []}]
+    messages = [
+        {"role": "user", "content": ""},
+        {"role": "assistant", "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+        {"role": "assistant", "content": []},
+    ]
     assert [m["content"] for m in parse_chat(chat_body(messages=messages))[1].messages] == ["", "", "42", ""]
 
 
@@ -259,31 +336,58 @@ def test_other_chat_template_kwargs_reach_the_input():
 
 def test_chat_features_reach_the_input():
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
-    _, chat, _ = parse_chat(chat_body(
-        tools=tools, tool_choice={"type": "function", "function": {"name": "get_weather"}}, logprobs=True, top_logprobs=1,
-        stop_token_ids=[7], include_stop_str_in_output=True, messages=[
-            {"role": "user", "content": "Weather?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
-                                                                   "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
-            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]))
+    _, chat, _ = parse_chat(
+        chat_body(
+            tools=tools,
+            tool_choice={"type": "function", "function": {"name": "get_weather"}},
+            logprobs=True,
+            top_logprobs=1,
+            stop_token_ids=[7],
+            include_stop_str_in_output=True,
+            messages=[
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            ],
+        )
+    )
     assert chat.tool_choice == "get_weather" and chat.tools == tuple(tools)
     assert chat.messages[1]["tool_calls"][0]["function"]["arguments"] == {"city": "Oslo"}
     assert chat.messages[2]["tool_call_id"] == "c1"
     assert chat.params.logprobs and chat.params.top_logprobs == 1
     assert chat.params.stop_token_ids == (7,) and chat.params.include_stop_str_in_output
-    _, chat, _ = parse_chat(chat_body(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}))
+    _, chat, _ = parse_chat(
+        chat_body(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
+    )
     assert chat.params.structured_output == ("json_schema", '{"type": "object"}')
-    _, chat, _ = parse_chat(chat_body(messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}],
-                                      continue_final_message=True))
+    _, chat, _ = parse_chat(
+        chat_body(
+            messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}],
+            continue_final_message=True,
+        )
+    )
     assert chat.continue_final_message and not chat.add_generation_prompt
 
 
-@pytest.mark.parametrize("changes, param", [
-    ({"logprobs": 2}, "logprobs"),
-    ({"suffix": "!"}, "suffix"),
-    ({"best_of": 2}, "best_of"),
-    ({"logit_bias": {"1": 1}}, "logit_bias"),
-])
+@pytest.mark.parametrize(
+    "changes, param",
+    [
+        ({"logprobs": 2}, "logprobs"),
+        ({"suffix": "!"}, "suffix"),
+        ({"best_of": 2}, "best_of"),
+        ({"logit_bias": {"1": 1}}, "logit_bias"),
+    ],
+)
 def test_unsupported_completion_fields_are_rejected(changes, param):
     assert invalid(parse_completion, completion_body(**changes)).param == param
 
@@ -309,8 +413,18 @@ def test_body_must_be_an_object(body):
     assert error.message == "The request body must be a JSON object."
 
 
-@pytest.mark.parametrize("prompt, param", [([], "prompt"), (7, "prompt"), (["a", 1], "prompt"), ([-1], "prompt[0]"),
-                                           ([[]], "prompt[0]"), ([True], "prompt"), (["a"] * 129, "prompt")])
+@pytest.mark.parametrize(
+    "prompt, param",
+    [
+        ([], "prompt"),
+        (7, "prompt"),
+        (["a", 1], "prompt"),
+        ([-1], "prompt[0]"),
+        ([[]], "prompt[0]"),
+        ([True], "prompt"),
+        (["a"] * 129, "prompt"),
+    ],
+)
 def test_invalid_completion_prompts(prompt, param):
     assert invalid(parse_completion, completion_body(prompt=prompt)).param == param
 

@@ -50,11 +50,15 @@ class Simulation:
         self.clock = FakeClock()
         self.processes = []
         monkeypatch.setattr(supervisor_module, "time", self.clock)
-        monkeypatch.setattr(supervisor_module, "subprocess",
-                            SimpleNamespace(Popen=self._popen, TimeoutExpired=subprocess.TimeoutExpired))
+        monkeypatch.setattr(
+            supervisor_module,
+            "subprocess",
+            SimpleNamespace(Popen=self._popen, TimeoutExpired=subprocess.TimeoutExpired),
+        )
         self.supervisor = Supervisor("unused.json", "127.0.0.1", 0, watchdog_seconds=watchdog_seconds)
-        self.engine = EngineProcess("test/llm", str(tmp_path / "engine.sock"), EngineSpec("unused:Engine", {}),
-                                    "warning", 50)
+        self.engine = EngineProcess(
+            "test/llm", str(tmp_path / "engine.sock"), EngineSpec("unused:Engine", {}), "warning", 50
+        )
         self.engine.start()
         self.deaths = []
         self.ready_seconds = 0.0

@@ -12,7 +12,9 @@ from ovserve.graph.registry import ServableRegistry
 from ovserve.graph.servable import Servable
 from ovserve.http.app import AppOptions, create_app
 from ovserve.nodes.embeddings.batching import TextQueue
+from ovserve.nodes.embeddings.messages import EmbeddingRequest, Vectors
 from ovserve.nodes.embeddings.node import EmbeddingsNode, cut_dimensions
+from ovserve.nodes.rerank.messages import RerankRequest, Scores
 from ovserve.nodes.rerank.node import RerankNode
 from tests.unit.conftest import fixture_path
 from tests.unit.fakes import FakeGenerator
@@ -42,6 +44,8 @@ class FakeStream:
         self.closed = False
 
     def __iter__(self):
+        if isinstance(self.update, Exception):  # as the bridge raises a failed request's error
+            raise self.update
         yield self.update
 
     def close(self):
@@ -51,8 +55,8 @@ class FakeStream:
 class FakeClient:
     def __init__(self, info, answer):
         self.info = info
-        self.answer = answer  # payload -> update
-        self.connected = True
+        self.answer = answer  # request -> result
+        self.connected = self.responsive = True
         self.open_streams = 0
         self.stats = {}
         self.payloads = []
@@ -68,11 +72,15 @@ def context(name, node="node"):
 
 def embeddings_node(name="org/embedder", **options):
     node = EmbeddingsNode({"models_path": str(ENCODER), **options}, context(name))
-    node.tokenizer = FakeTokenizer()
+    node.tokenizer, node.worker_side_loaded = FakeTokenizer(), True
     node.vocabulary_size = 100
     # Vector i of a request: [i+1, 0, 0, 0] ... so tests can see order; norm 1 after dividing.
-    node.client = FakeClient({"dimensions": 4}, lambda payload: {"vectors": numpy.array(
-        [[index + 1.0, 1.0, 1.0, 1.0] for index, _ in enumerate(payload["texts"])], dtype=numpy.float32)})
+    node.client = FakeClient(
+        {"dimensions": 4},
+        lambda request: Vectors(
+            numpy.array([[index + 1.0, 1.0, 1.0, 1.0] for index, _ in enumerate(request.texts)], dtype=numpy.float32)
+        ),
+    )
     return node
 
 
@@ -92,13 +100,16 @@ class FakePairTokenizer(FakeTokenizer):
 
 def rerank_node(name="org/reranker", **options):
     node = RerankNode({"models_path": str(CROSS_ENCODER), **options}, context(name))
-    node.tokenizer = FakePairTokenizer()
-    node.client = FakeClient({}, lambda payload: {"scores": [(index, 1.0 / (1 + len(text)))
-                                                             for index, text in enumerate(payload["documents"])]})
+    node.tokenizer, node.worker_side_loaded = FakePairTokenizer(), True
+    node.client = FakeClient(
+        {},
+        lambda request: Scores(tuple((index, 1.0 / (1 + len(text))) for index, text in enumerate(request.documents))),
+    )
     return node
 
 
 # --- node construction -------------------------------------------------------------------------
+
 
 def test_embeddings_node_reads_pooling_and_max_length_from_the_sentence_transformers_files():
     node = embeddings_node()
@@ -130,12 +141,13 @@ def test_rerank_node_max_length_comes_from_the_tokenizer_config():
 
 # --- embeddings requests ------------------------------------------------------------------------
 
+
 def test_embed_counts_tokens_after_truncation_and_keeps_the_order():
     node = embeddings_node()
     result = node.embed(EmbeddingsInput(texts=("one two", "a b c d e f g h i j"))).result()
     assert result.prompt_tokens == 4 + 8  # the second text is cut to max_length 8
     assert result.vectors[:, 0].tolist() == [1.0, 2.0]
-    assert node.client.payloads == [{"texts": ["one two", "a b c d e f g h i j"]}]
+    assert node.client.payloads == [EmbeddingRequest(("one two", "a b c d e f g h i j"))]
 
 
 def test_embed_without_truncation_refuses_a_long_input_naming_it():
@@ -148,7 +160,7 @@ def test_embed_without_truncation_refuses_a_long_input_naming_it():
 def test_embed_decodes_token_ids_to_text():
     node = embeddings_node()
     node.embed(EmbeddingsInput(token_ids=((5, 6), (7,)))).result()
-    assert node.client.payloads == [{"texts": ["w5 w6", "w7"]}]
+    assert node.client.payloads == [EmbeddingRequest(("w5 w6", "w7"))]
     with pytest.raises(InvalidRequest, match=r"input\[1\] has token id 100, outside the vocabulary \(0..99\)"):
         node.embed(EmbeddingsInput(token_ids=((5,), (7, 100))))
 
@@ -183,13 +195,14 @@ def test_describe_tells_dimensions_once_the_engine_is_known():
 
 # --- rerank requests ----------------------------------------------------------------------------
 
+
 def test_rerank_sorts_by_score_and_cuts_to_top_n():
     node = rerank_node()
     documents = ("a long document", "short", "mid text")
     result = node.rerank(RerankInput("q", documents, top_n=2)).result()
     assert [index for index, _ in result.ranking] == [1, 2]
     assert result.prompt_tokens == (1 + 3 + 3) + (1 + 1 + 3) + (1 + 2 + 3)
-    assert node.client.payloads == [{"query": "q", "documents": list(documents)}]
+    assert node.client.payloads == [RerankRequest("q", tuple(documents))]
     assert len(node.rerank(RerankInput("q", documents)).result().ranking) == 3
 
 
@@ -200,6 +213,7 @@ def test_rerank_refuses_more_documents_than_max_documents():
 
 
 # --- the engine's queue -------------------------------------------------------------------------
+
 
 def embed_rows(texts):
     return numpy.array([[float(text)] for text in texts], dtype=numpy.float32)
@@ -234,30 +248,47 @@ def test_text_queue_splits_a_large_request_and_cancel_frees_its_texts():
 
 # --- several kinds in one registry, over HTTP ---------------------------------------------------
 
+
 @pytest.fixture
 def http_client():
     llm = Servable("org/chat", [], FakeGenerator({}, context("org/chat")))
-    registry = ServableRegistry([llm, Servable("org/embedder", [], embeddings_node()),
-                                 Servable("org/reranker", [], rerank_node())])
+    registry = ServableRegistry(
+        [llm, Servable("org/embedder", [], embeddings_node()), Servable("org/reranker", [], rerank_node())]
+    )
     return testing.TestClient(create_app(registry, AppOptions()))
 
 
 def test_models_lists_every_servable_with_its_kind(http_client):
     cards = {card["id"]: card for card in http_client.simulate_get("/v3/models").json["data"]}
     assert {name: card["kind"] for name, card in cards.items()} == {
-        "org/chat": "text_generation", "org/embedder": "embeddings", "org/reranker": "rerank"}
+        "org/chat": "text_generation",
+        "org/embedder": "embeddings",
+        "org/reranker": "rerank",
+    }
     assert cards["org/embedder"]["capabilities"] == ["embeddings"]
     assert cards["org/embedder"]["dimensions"] == 4
 
 
-@pytest.mark.parametrize("path, body, message", [
-    ("/v3/chat/completions", {"model": "org/embedder", "messages": [{"role": "user", "content": "hi"}]},
-     "The model 'org/embedder' is an embeddings model and does not support chat.completions"),
-    ("/v3/embeddings", {"model": "org/chat", "input": "hi"},
-     "The model 'org/chat' is a text-generation model and does not support embeddings"),
-    ("/v3/rerank", {"model": "org/embedder", "query": "q", "documents": ["d"]},
-     "The model 'org/embedder' is an embeddings model and does not support rerank"),
-])
+@pytest.mark.parametrize(
+    "path, body, message",
+    [
+        (
+            "/v3/chat/completions",
+            {"model": "org/embedder", "messages": [{"role": "user", "content": "hi"}]},
+            "The model 'org/embedder' is an embeddings model and does not support chat.completions",
+        ),
+        (
+            "/v3/embeddings",
+            {"model": "org/chat", "input": "hi"},
+            "The model 'org/chat' is a text-generation model and does not support embeddings",
+        ),
+        (
+            "/v3/rerank",
+            {"model": "org/embedder", "query": "q", "documents": ["d"]},
+            "The model 'org/embedder' is an embeddings model and does not support rerank",
+        ),
+    ],
+)
 def test_a_request_for_a_model_of_the_wrong_kind_is_400_saying_so(http_client, path, body, message):
     result = http_client.simulate_post(path, json=body)
     assert result.status_code == 400
@@ -276,9 +307,16 @@ def test_embeddings_route(http_client, prefix):
 
 
 def test_rerank_route(http_client):
-    result = http_client.simulate_post("/v3/rerank", json={
-        "model": "org/reranker", "query": "q", "documents": ["long document", {"text": "tiny"}], "top_n": 1,
-        "return_documents": True})
+    result = http_client.simulate_post(
+        "/v3/rerank",
+        json={
+            "model": "org/reranker",
+            "query": "q",
+            "documents": ["long document", {"text": "tiny"}],
+            "top_n": 1,
+            "return_documents": True,
+        },
+    )
     assert result.status_code == 200, result.text
     assert result.json["results"] == [{"index": 1, "relevance_score": 0.2, "document": {"text": "tiny"}}]
 
@@ -299,6 +337,6 @@ def test_an_engine_error_fails_the_request_with_a_500():
     from ovserve.errors import EngineFailure
 
     node = embeddings_node()
-    node.client.answer = lambda payload: {"error": "RuntimeError: input too long"}
+    node.client.answer = lambda request: EngineFailure("The engine failed the request: RuntimeError: input too long")
     with pytest.raises(EngineFailure, match="The engine failed the request: RuntimeError: input too long"):
         node.embed(EmbeddingsInput(texts=("a",))).result()

@@ -66,14 +66,27 @@ def test_the_place_inside_the_schema_is_named():
     assert caught.value.param == "tools[0].function.parameters.properties.city.pattern"
 
 
-@pytest.mark.parametrize("schema", [
-    {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
-     "required": ["name"]},
-    {"$defs": {"city": {"type": "string", "enum": ["Paris", "Rome"]}}, "type": "array",
-     "items": {"$ref": "#/$defs/city"}, "maxItems": 3},
-    {"type": "object", "properties": {"tree": {"$ref": "#"}}},  # recursive: fine, the grammar has rules
-    nested_objects(30), optional_properties(128), {"type": "string", "pattern": "^[a-z]{1,50}$"}, True,
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+            "required": ["name"],
+        },
+        {
+            "$defs": {"city": {"type": "string", "enum": ["Paris", "Rome"]}},
+            "type": "array",
+            "items": {"$ref": "#/$defs/city"},
+            "maxItems": 3,
+        },
+        {"type": "object", "properties": {"tree": {"$ref": "#"}}},  # recursive: fine, the grammar has rules
+        nested_objects(30),
+        optional_properties(128),
+        {"type": "string", "pattern": "^[a-z]{1,50}$"},
+        True,
+    ],
+)
 def test_ordinary_schemas_pass(schema):
     check_schema(schema, PARAM)
 

@@ -41,7 +41,9 @@ def test_drain_lasts_drain_seconds_from_the_signal_not_from_the_next_poll(tmp_pa
     supervisor = Supervisor("unused.json", "127.0.0.1", 0, drain_seconds=3.0)
     supervisor.drain_file, supervisor.http = str(tmp_path / "draining"), FakeHttpServer()
     clock = SimpleNamespace(now=100.0, slept=[])
-    monkeypatch.setattr(supervisor_module, "time", SimpleNamespace(monotonic=lambda: clock.now, sleep=clock.slept.append))
+    monkeypatch.setattr(
+        supervisor_module, "time", SimpleNamespace(monotonic=lambda: clock.now, sleep=clock.slept.append)
+    )
     supervisor._request_stop(signal.SIGTERM, None)
     clock.now += 0.2  # the main loop's next poll
     supervisor._stop_all()

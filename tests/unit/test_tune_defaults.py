@@ -7,8 +7,10 @@ from benchmarks import tune_defaults
 
 def runs_of(sequence):
     """[(name, tok/s or None)] -> the runs tune_defaults records (None: a failed run)."""
-    return [{"name": name, "result": {"metrics": {"output_tokens_per_s": tok_s}} if tok_s else {"error": "failed"}}
-            for name, tok_s in sequence]
+    return [
+        {"name": name, "result": {"metrics": {"output_tokens_per_s": tok_s}} if tok_s else {"error": "failed"}}
+        for name, tok_s in sequence
+    ]
 
 
 def test_schedule_alternates_baseline_and_reverses_every_other_repeat():
@@ -17,8 +19,9 @@ def test_schedule_alternates_baseline_and_reverses_every_other_repeat():
 
 
 def test_pair_ratio_is_over_the_mean_of_the_neighbouring_baselines():
-    ratios = tune_defaults.pair_ratios(runs_of([("baseline", 100), ("a", 110), ("baseline", 120), ("b", 60),
-                                                ("baseline", 100)]))
+    ratios = tune_defaults.pair_ratios(
+        runs_of([("baseline", 100), ("a", 110), ("baseline", 120), ("b", 60), ("baseline", 100)])
+    )
     assert ratios["a"] == pytest.approx([1.0])
     assert ratios["b"] == pytest.approx([60 / 110])
     assert ratios["baseline"] == pytest.approx([1.2])  # the inner baseline against the outer two

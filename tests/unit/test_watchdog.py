@@ -17,8 +17,9 @@ class IdleEngine(Engine):
 
 
 def test_a_restarted_engine_is_not_judged_by_the_beats_of_the_one_it_replaced(tmp_path):
-    engine = EngineProcess("test/idle", str(tmp_path / "engine.sock"), EngineSpec(f"{__name__}:IdleEngine", {}),
-                           "warning", 50)
+    engine = EngineProcess(
+        "test/idle", str(tmp_path / "engine.sock"), EngineSpec(f"{__name__}:IdleEngine", {}), "warning", 50
+    )
     Path(engine.heartbeat_path).touch()
     a_minute_ago = time.time() - 60
     os.utime(engine.heartbeat_path, (a_minute_ago, a_minute_ago))  # the last beat of a stuck engine, since killed

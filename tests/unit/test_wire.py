@@ -1,14 +1,41 @@
-"""ovserve.runtime.wire: length-prefixed frames between workers and engine processes."""
+"""ovserve.runtime.wire: length-prefixed frames of typed messages between workers and engine processes."""
 
 import pytest
 
+from ovserve.nodes.embeddings.messages import EmbeddingRequest
+from ovserve.nodes.llm.messages import GenerationRequest, GenerationSettings, TokenUpdate
 from ovserve.runtime import wire
+from ovserve.runtime.messages import (
+    CancelRequest,
+    EngineHello,
+    EngineStats,
+    FailureKind,
+    RequestAccepted,
+    RequestFailed,
+    RequestUpdates,
+    SubmitRequest,
+)
 
 MESSAGES = [
-    ("hello", {"kind": "llm", "eos_token_id": 2}),
-    ("submit", 7, {"prompt_ids": list(range(300)), "text": "héllo 👋"}),
-    ("updates", [(7, {"sequences": [(0, [1, 2, 3], None, None)]}, False)]),
-    ("cancel", 7),
+    EngineHello({"kind": "llm", "eos_token_id": 2}),
+    SubmitRequest(
+        7,
+        GenerationRequest(
+            tuple(range(300)), GenerationSettings(max_new_tokens=5, temperature=0.5), '{"type": "object"}'
+        ),
+        12.5,
+    ),
+    SubmitRequest(8, EmbeddingRequest(("héllo 👋", "")), 13.0),
+    RequestAccepted(7),
+    RequestUpdates(
+        (
+            (7, TokenUpdate(((0, [1, 2, 3], [-0.1, -0.2, -0.3], None),), "running"), False),
+            (8, TokenUpdate((), "finished"), True),
+        )
+    ),
+    RequestFailed(9, FailureKind.REJECTED, "bad schema", "response_format"),
+    EngineStats({"live_requests": 1}),
+    CancelRequest(7),
 ]
 
 
@@ -38,7 +65,7 @@ def test_one_byte_at_a_time_yields_each_message_exactly_when_its_frame_completes
         ends.append(position)
     data = b"".join(frames)
     for index in range(len(data)):
-        out = decoder.feed(data[index:index + 1])
+        out = decoder.feed(data[index : index + 1])
         if out:
             received.extend(out)
             assert index + 1 in ends
@@ -65,3 +92,19 @@ def test_frame_of_exactly_the_limit_is_accepted_as_pending(monkeypatch):
     assert decoder.feed(wire.HEADER.pack(64) + b"\x00" * 10) == []
     with pytest.raises(ValueError):
         wire.FrameDecoder().feed(wire.HEADER.pack(65))
+
+
+def test_a_message_travels_as_its_fields_not_as_a_pickled_object():
+    """Rebuilt on arrival from plain values: the wire form holds no class of ours."""
+    import pickle
+    import pickletools
+
+    frame = wire.encode(MESSAGES[4])
+    opcodes = {op.name for op, _, _ in pickletools.genops(frame[wire.HEADER.size :])}
+    assert not opcodes & {"GLOBAL", "STACK_GLOBAL", "REDUCE", "NEWOBJ", "BUILD"}
+    assert pickle.loads(frame[wire.HEADER.size :])[0] == "updates"
+
+
+def test_failure_kinds_survive_the_wire():
+    (failed,) = wire.FrameDecoder().feed(wire.encode(RequestFailed(1, "overloaded", "full")))
+    assert failed.kind is FailureKind.OVERLOADED and failed.param is None

@@ -21,8 +21,11 @@ def test_a_yaml_config_and_graph_load_as_their_json_twins(tmp_path):
     config = load_server_config(tmp_path / "site" / "config.yaml")
     (echo,) = config.servables
     assert echo.name == "org/echo-model" and echo.graph_file.name == "graph.yaml"
-    assert echo.graph == {"input": "request", "nodes": [{"name": "gen", "type": "fake_echo", "input": "request",
-                                                         "options": {}}], "output": "gen"}
+    assert echo.graph == {
+        "input": "request",
+        "nodes": [{"name": "gen", "type": "fake_echo", "input": "request", "options": {}}],
+        "output": "gen",
+    }
 
 
 def test_a_schema_error_names_the_line():
@@ -46,3 +49,13 @@ def test_a_key_given_twice_is_an_error_not_a_silent_override():
 def test_invalid_yaml_names_line_and_column():
     error = error_of(fixture_path("configs", "yaml_bad", "syntax.yaml"))
     assert "invalid YAML at line 3" in str(error)
+
+
+def test_the_default_config_file_is_config_yaml_when_only_that_one_is_there(tmp_path):
+    from ovserve.config.loader import default_config_file
+
+    assert default_config_file(tmp_path) == "config.json"
+    (tmp_path / "config.yaml").write_text("servables: []\n")
+    assert default_config_file(tmp_path) == "config.yaml"
+    (tmp_path / "config.json").write_text("{}")
+    assert default_config_file(tmp_path) == "config.json"

@@ -1,11 +1,16 @@
 """GET /v3/models and /v3/models/{id}: what this server serves."""
 
-from ovserve.errors import ModelNotFound
-
 
 def model_card(servable, created):
-    return {"id": servable.name, "object": "model", "created": created, "owned_by": "ovserve",
-            "kind": servable.kind, "capabilities": list(servable.capabilities), **servable.terminal.describe()}
+    return {
+        "id": servable.name,
+        "object": "model",
+        "created": created,
+        "owned_by": "ovserve",
+        "kind": servable.kind,
+        "capabilities": list(servable.capabilities),
+        **servable.terminal.describe(),
+    }
 
 
 class ModelsResource:

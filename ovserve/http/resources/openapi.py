@@ -14,8 +14,9 @@ from ovserve.http.openapi import build_openapi
 class OpenApiResource:
     def __init__(self, model_names, prefixes, secured=False):
         self.documents = {
-            f"{prefix}/openapi.json": json.dumps(build_openapi(model_names, prefix=prefix, secured=secured),
-                                                 ensure_ascii=False).encode("utf-8")
+            f"{prefix}/openapi.json": json.dumps(
+                build_openapi(model_names, prefix=prefix, secured=secured), ensure_ascii=False
+            ).encode("utf-8")
             for prefix in prefixes
         }
 

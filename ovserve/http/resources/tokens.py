@@ -12,9 +12,17 @@ class TokenizeResource:
     def on_post(self, req, resp):
         model, chat_input, text, add_special_tokens = parse_tokenize(read_json(req, self.max_body_bytes))
         servable = self.registry.require(model, "tokenize")
-        tokens = servable.tokenize_chat(chat_input) if chat_input is not None else servable.tokenize_text(text, add_special_tokens)
-        resp.media = {"model": model, "tokens": tokens, "count": len(tokens),
-                      "max_model_len": servable.terminal.describe().get("max_model_len")}
+        tokens = (
+            servable.tokenize_chat(chat_input)
+            if chat_input is not None
+            else servable.tokenize_text(text, add_special_tokens)
+        )
+        resp.media = {
+            "model": model,
+            "tokens": tokens,
+            "count": len(tokens),
+            "max_model_len": servable.terminal.describe().get("max_model_len"),
+        }
 
 
 class DetokenizeResource:

@@ -48,7 +48,7 @@ class TextQueue:
         for request in self.requests:
             count = min(room, request.waiting)
             if count:
-                texts += request.texts[request.taken:request.taken + count]
+                texts += request.texts[request.taken : request.taken + count]
                 request.taken += count
                 plan.append((request, count))
                 room -= count
@@ -61,7 +61,7 @@ class TextQueue:
         """Hand each request its rows of `vectors`; return [(key, all its vectors)] for finished requests."""
         finished, position = [], 0
         for request, count in plan:
-            request.vectors.append(vectors[position:position + count])
+            request.vectors.append(vectors[position : position + count])
             position += count
             if request.taken == len(request.texts) and request in self.requests:
                 self.requests.remove(request)

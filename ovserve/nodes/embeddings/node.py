@@ -9,16 +9,16 @@ import logging
 
 import numpy
 
-from ovserve.errors import InvalidRequest, NotReady
+from ovserve.errors import InvalidRequest
 from ovserve.graph.messages import EmbeddingsResult
-from ovserve.graph.node import Embedder, EngineSpec
-from ovserve.nodes import model_folder
-from ovserve.nodes.options import load_schema, with_defaults
+from ovserve.graph.node import Embedder
+from ovserve.nodes import model_files
+from ovserve.nodes.embeddings.messages import EmbeddingRequest
+from ovserve.nodes.engine_node import EngineNode, load_schema
 from ovserve.nodes.unary import EngineResult
 
 log = logging.getLogger("ovserve.embeddings")
 OPTIONS_SCHEMA = load_schema("ovserve.nodes.embeddings")
-ENGINE_OPTIONS = ("device", "plugin_config", "normalize", "batch_size", "max_queued_texts")
 
 
 def cut_dimensions(vectors, dimensions, normalized):
@@ -30,40 +30,31 @@ def cut_dimensions(vectors, dimensions, normalized):
     return cut
 
 
-class EmbeddingsNode(Embedder):
+class EmbeddingsNode(EngineNode, Embedder):
     type_name = "embeddings"
     options_schema = OPTIONS_SCHEMA
+    engine_factory = "ovserve.nodes.embeddings.engine:EmbeddingsEngine"
+    engine_option_names = ("device", "plugin_config", "normalize", "batch_size", "max_queued_texts")
 
     def __init__(self, options, context):
-        super().__init__(with_defaults(options, OPTIONS_SCHEMA), context)
-        self.models_path = context.resolve_path("models_path", self.options["models_path"])
-        model_folder.require_ir_folder(context, self.models_path, "embeddings")
-        self.pooling = self.options.get("pooling") or model_folder.pooling(self.models_path) or "cls"
-        self.max_length = self.options.get("max_length") or model_folder.max_length(self.models_path)
-        self.client = None
+        super().__init__(options, context)
+        model_files.require_ir_folder(context, self.models_path, "embeddings")
+        self.pooling = self.options.get("pooling") or model_files.pooling(self.models_path) or "cls"
+        self.max_length = self.options.get("max_length") or model_files.max_length(self.models_path)
         self.tokenizer = None
         self.vocabulary_size = 0
 
     # --- life cycle ------------------------------------------------------------------------
-    def engine_spec(self):
-        options = {name: self.options[name] for name in ENGINE_OPTIONS}
-        options.update(models_path=str(self.models_path), pooling=self.pooling, max_length=self.max_length)
-        return EngineSpec("ovserve.nodes.embeddings.engine:EmbeddingsEngine", options)
+    def engine_options(self):
+        return dict(super().engine_options(), pooling=self.pooling, max_length=self.max_length)
 
-    def load(self, runtime):
-        self.client = runtime.engine_client(self.context.servable, self.context.node_name)
-        runtime.in_background(self._load_tokenizer)
-
-    def _load_tokenizer(self):
+    def load_worker_side(self):
         import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
 
         tokenizer = openvino_genai.Tokenizer(str(self.models_path))
         self.vocabulary_size = max(tokenizer.get_vocab().values()) + 1  # ids may have gaps: not len()
         self.tokenizer = tokenizer
         log.info("%s: tokenizer loaded", self.context.servable)
-
-    def is_ready(self):
-        return self.tokenizer is not None and self.client is not None and self.client.connected
 
     @property
     def dimensions(self):
@@ -77,11 +68,6 @@ class EmbeddingsNode(Embedder):
             facts["dimensions"] = self.dimensions
         return facts
 
-    def stats(self):
-        if self.client is None:
-            return {}
-        return {"worker_open_requests": self.client.open_streams, "engine": dict(self.client.stats)}
-
     # --- requests --------------------------------------------------------------------------
     def _texts(self, embeddings_input):
         if embeddings_input.texts:
@@ -89,13 +75,18 @@ class EmbeddingsNode(Embedder):
         for index, ids in enumerate(embeddings_input.token_ids):
             outside = [token for token in ids if token >= self.vocabulary_size]
             if outside:
-                raise InvalidRequest(f"input[{index}] has token id {outside[0]}, outside the vocabulary "
-                                     f"(0..{self.vocabulary_size - 1}).", param=f"input[{index}]", code="invalid_value")
+                raise InvalidRequest(
+                    f"input[{index}] has token id {outside[0]}, outside the vocabulary "
+                    f"(0..{self.vocabulary_size - 1}).",
+                    param=f"input[{index}]",
+                    code="invalid_value",
+                )
         try:
             return [self.tokenizer.decode(list(ids), skip_special_tokens=True) for ids in embeddings_input.token_ids]
         except Exception as exc:  # an id outside the vocabulary, or a model shipped without a detokenizer
-            raise InvalidRequest(f"The token ids can't be decoded by this model's tokenizer: {exc}",
-                                 param="input", code="invalid_value") from None
+            raise InvalidRequest(
+                f"The token ids can't be decoded by this model's tokenizer: {exc}", param="input", code="invalid_value"
+            ) from None
 
     def _token_counts(self, texts):
         """Tokens the model sees for each text (after truncation); 400 for a text too long when not truncating."""
@@ -105,8 +96,11 @@ class EmbeddingsNode(Embedder):
         if self.max_length is not None and not truncate:
             for index, count in enumerate(counts):
                 if count > self.max_length:
-                    raise InvalidRequest(f"input[{index}] is {int(count)} tokens; this model takes at most "
-                                         f"{self.max_length}.", param=f"input[{index}]", code="context_length_exceeded")
+                    raise InvalidRequest(
+                        f"input[{index}] is {int(count)} tokens; this model takes at most {self.max_length}.",
+                        param=f"input[{index}]",
+                        code="context_length_exceeded",
+                    )
         return [int(count) for count in counts]
 
     def _check_dimensions(self, requested):
@@ -116,20 +110,22 @@ class EmbeddingsNode(Embedder):
         allowed = self.options["matryoshka_dimensions"]
         if requested not in allowed or requested > native:
             offered = ", ".join(str(size) for size in sorted({native, *(d for d in allowed if d < native)}))
-            raise InvalidRequest(f"'dimensions' is {requested}; this model gives vectors of {offered} dimensions.",
-                                 param="dimensions", code="unsupported_value")
+            raise InvalidRequest(
+                f"'dimensions' is {requested}; this model gives vectors of {offered} dimensions.",
+                param="dimensions",
+                code="unsupported_value",
+            )
         return requested
 
     def embed(self, embeddings_input):
-        if not self.is_ready():
-            raise NotReady(f"The model '{self.context.servable}' is still loading; retry shortly.")
+        self.require_ready()
         dimensions = self._check_dimensions(embeddings_input.dimensions)
         texts = self._texts(embeddings_input)
         prompt_tokens = sum(self._token_counts(texts))
-        stream = self.client.submit({"texts": texts}, timeout=self.options["request_timeout_seconds"])
+        stream = self.client.submit(EmbeddingRequest(tuple(texts)), timeout=self.options["request_timeout_seconds"])
 
-        def convert(update):
-            vectors = update["vectors"]
+        def convert(result):
+            vectors = result.vectors
             if dimensions is not None:
                 vectors = cut_dimensions(vectors, dimensions, self.options["normalize"])
             return EmbeddingsResult(vectors, prompt_tokens)

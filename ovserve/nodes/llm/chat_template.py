@@ -40,7 +40,9 @@ def _strftime_now(format_string):
 
 def make_environment():
     environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.loopcontrols"],
         undefined=jinja2.Undefined,
     )
     environment.filters["tojson"] = _tojson
@@ -68,7 +70,9 @@ class ChatTemplate:
         variables = dict(self.special_tokens)
         variables.update(extra)
         try:
-            return self._template.render(messages=list(messages), add_generation_prompt=add_generation_prompt, **variables)
+            return self._template.render(
+                messages=list(messages), add_generation_prompt=add_generation_prompt, **variables
+            )
         except TemplateError:
             raise
         except jinja2.TemplateError as exc:

@@ -21,20 +21,20 @@ class IncrementalDetokenizer:
     def add(self, new_ids):
         """Append token ids; return the text they complete ('' while a character is incomplete)."""
         self._ids.extend(new_ids)
-        prefix_text = self._decode(self._ids[self._prefix_offset:self._read_offset])
-        full_text = self._decode(self._ids[self._prefix_offset:])
+        prefix_text = self._decode(self._ids[self._prefix_offset : self._read_offset])
+        full_text = self._decode(self._ids[self._prefix_offset :])
         if len(full_text) > len(prefix_text) and not full_text.endswith(REPLACEMENT_CHARACTER):
             self._prefix_offset = self._read_offset
             self._read_offset = len(self._ids)
-            return full_text[len(prefix_text):]
+            return full_text[len(prefix_text) :]
         return ""
 
     def flush(self):
         """At the end of generation: whatever is still held back, even an incomplete character."""
-        prefix_text = self._decode(self._ids[self._prefix_offset:self._read_offset])
-        full_text = self._decode(self._ids[self._prefix_offset:])
+        prefix_text = self._decode(self._ids[self._prefix_offset : self._read_offset])
+        full_text = self._decode(self._ids[self._prefix_offset :])
         self._prefix_offset = self._read_offset = len(self._ids)
-        return full_text[len(prefix_text):]
+        return full_text[len(prefix_text) :]
 
 
 class ByteLevelDetokenizer:

@@ -11,7 +11,7 @@ from their prompt and the tokens they already sent, so their streams go on.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy
@@ -20,7 +20,9 @@ import openvino_genai
 
 from ovserve.nodes.engine_errors import describe, without_source_location
 from ovserve.nodes.llm.grammar_admission import GrammarAdmission
+from ovserve.nodes.llm.messages import GenerationSettings, TokenUpdate
 from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure, RequestRejected
+from ovserve.runtime.messages import FailureKind
 
 log = logging.getLogger("ovserve.engine.llm")
 
@@ -33,14 +35,7 @@ _RUNNING = openvino_genai.GenerationStatus.RUNNING
 # Failed steps in a row that no request explains: then the pipeline itself is broken, and the engine exits
 # for the supervisor to start a new one.
 MAX_UNEXPLAINED_FAILURES = 2
-WARM_UP_REQUEST_ID = 2**62  # far above the host's request keys, which count up from 0
-
-# GenerationConfig fields a worker may set, by name (values already validated by the worker).
-GENERATION_FIELDS = (
-    "max_new_tokens", "min_new_tokens", "ignore_eos", "temperature", "top_p", "top_k", "min_p",
-    "rng_seed", "do_sample", "presence_penalty", "frequency_penalty", "repetition_penalty",
-    "stop_token_ids", "logprobs", "num_return_sequences",
-)
+WARM_UP_REQUEST_ID = 2**62  # far above the pipeline ids of requests, which count up from 1
 
 
 def scheduler_config(options):
@@ -53,14 +48,11 @@ def scheduler_config(options):
     return config
 
 
-def generation_config(fields):
+def generation_config(settings):
+    """A GenerationConfig with the given fields of `settings` (a GenerationSettings, checked by the worker)."""
     config = openvino_genai.GenerationConfig()
-    for name, value in fields.items():
-        if name not in GENERATION_FIELDS:
-            raise RequestRejected(f"unknown generation field '{name}'")
-        if name == "stop_token_ids":
-            value = set(value)
-        setattr(config, name, value)
+    for name, value in settings.given():
+        setattr(config, name, set(value) if name == "stop_token_ids" else value)
     return config
 
 
@@ -72,7 +64,7 @@ class _Request:
     its own (`parts`: handle -> {the handle's sequence index: the request's})."""
 
     prompt_ids: list
-    fields: dict
+    settings: GenerationSettings
     schema: Optional[str]
     parts: list = field(default_factory=list)  # [(handle, index map or None)]
     emitted: dict = field(default_factory=dict)  # request sequence index -> token ids sent
@@ -94,7 +86,8 @@ class ContinuousBatchingEngine(Engine):
             properties["prompt_lookup"] = True
             self.prompt_lookup = (options["num_assistant_tokens"], options["max_ngram_size"])
         self.pipeline = openvino_genai.ContinuousBatchingPipeline(
-            options["models_path"], scheduler_config(options), options["device"], properties)
+            options["models_path"], scheduler_config(options), options["device"], properties
+        )
         self.eos_token_id = self.pipeline.get_tokenizer().get_eos_token_id()
         self.requests = {}
         self.admission = GrammarAdmission()
@@ -131,40 +124,37 @@ class ContinuousBatchingEngine(Engine):
         return {"kind": "llm", "models_path": self.options["models_path"], "eos_token_id": self.eos_token_id}
 
     # --- requests in ------------------------------------------------------------------------
-    @staticmethod
-    def _schema_text(spec):
-        if not spec:
-            return None
-        kind, schema = spec
-        return schema if kind == "json_schema" else '{"type": "object"}'
-
-    def _config(self, fields, schema):
-        config = self._with_prompt_lookup(generation_config(fields))
+    def _config(self, settings, schema):
+        config = self._with_prompt_lookup(generation_config(settings))
         if not config.ignore_eos:
             config.set_eos_token_id(self.eos_token_id)
         if schema is not None:
             try:
                 config.structured_output_config = openvino_genai.StructuredOutputConfig(json_schema=schema)
             except Exception as exc:
-                raise RequestRejected(f"invalid JSON schema for structured output: {without_source_location(str(exc))}") from None
+                raise RequestRejected(
+                    f"invalid JSON schema for structured output: {without_source_location(str(exc))}",
+                    param="response_format",
+                ) from None
         try:
             config.validate()
         except Exception as exc:
             raise RequestRejected(without_source_location(str(exc))) from None
         return config
 
-    def submit(self, key, payload):
+    def submit(self, key, request):
         limit = self.options["max_num_seqs"] + self.options["max_queued_requests"]
         if len(self.requests) >= limit:
-            raise EngineBusy(f"The server is at capacity ({len(self.requests)} requests running or queued); retry shortly.")
-        schema = self._schema_text(payload.get("structured_output"))
-        request = _Request(list(payload["prompt_ids"]), dict(payload["generation"]), schema)
-        config = self._config(request.fields, schema)
-        self.requests[key] = request
-        if schema is None or self.admission.is_compiled(schema):
-            self._start(request, config)
+            raise EngineBusy(
+                f"The server is at capacity ({len(self.requests)} requests running or queued); retry shortly."
+            )
+        live = _Request(list(request.prompt_ids), request.settings, request.structured_output)
+        config = self._config(live.settings, live.schema)
+        self.requests[key] = live
+        if live.schema is None or self.admission.is_compiled(live.schema):
+            self._start(live, config)
         else:
-            self.admission.add(key, schema)  # joins at a step where its grammar is the one compiling
+            self.admission.add(key, live.schema)  # joins at a step where its grammar is the one compiling
 
     def _add(self, prompt_ids, config):
         self.next_handle_id += 1
@@ -172,7 +162,9 @@ class ContinuousBatchingEngine(Engine):
         return self.pipeline.add_request(self.next_handle_id, input_ids, config)
 
     def _start(self, request, config=None):
-        request.parts = [(self._add(request.prompt_ids, config or self._config(request.fields, request.schema)), None)]
+        request.parts = [
+            (self._add(request.prompt_ids, config or self._config(request.settings, request.schema)), None)
+        ]
 
     def cancel(self, key):
         request = self.requests.pop(key, None)
@@ -206,7 +198,7 @@ class ContinuousBatchingEngine(Engine):
             if request.started:
                 update = self._read(request)
                 if update is not None:
-                    done = update["status"] != "running"
+                    done = update.status != "running"
                     if done:
                         del self.requests[key]
                         self.settle_steps = 2
@@ -236,8 +228,10 @@ class ContinuousBatchingEngine(Engine):
         if not sequences and running:
             return None
         status = _RUNNING if running else next((s for s in statuses if s.name != "FINISHED"), statuses[0])
-        return {"sequences": [(index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()],
-                "status": status.name.lower()}
+        return TokenUpdate(
+            tuple((index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()),
+            status.name.lower(),
+        )
 
     # --- a failed step ---------------------------------------------------------------------------
     def _recover(self, exc):
@@ -247,14 +241,21 @@ class ContinuousBatchingEngine(Engine):
         self.failed_steps += 1
         compiling = self.admission.compiling
         started = {key: request for key, request in self.requests.items() if request.started}
-        at_fault = {key for key, request in started.items()
-                    if compiling is not None and request.schema == compiling and not request.emitted}
+        at_fault = {
+            key
+            for key, request in started.items()
+            if compiling is not None and request.schema == compiling and not request.emitted
+        }
         if not at_fault:
             self.unexplained_failures += 1
             if self.unexplained_failures > MAX_UNEXPLAINED_FAILURES:
                 raise exc
-        log.error("a step failed (%s); failing the %d request(s) whose grammar was compiling, resuming %d",
-                  problem, len(at_fault), len(started) - len(at_fault))
+        log.error(
+            "a step failed (%s); failing the %d request(s) whose grammar was compiling, resuming %d",
+            problem,
+            len(at_fault),
+            len(started) - len(at_fault),
+        )
         for request in started.values():
             for handle, _ in request.parts:
                 handle.cancel()
@@ -266,18 +267,26 @@ class ContinuousBatchingEngine(Engine):
             message = f"the engine could not compile this request's JSON schema: {problem}"
             for key in at_fault | set(self.admission.failed(compiling)):
                 del self.requests[key]
-                updates.append((key, RequestFailure("rejected", message), True))
+                updates.append((key, RequestFailure(FailureKind.REJECTED, message, "response_format"), True))
         for key, request in started.items():
             if key in at_fault:
                 continue
             if not self._resume(request):
                 del self.requests[key]
-                updates.append((key, RequestFailure(
-                    "engine", f"the engine had to restart a step ({problem}) and can't resume a constrained "
-                              "generation midway; retry the request"), True))
+                updates.append(
+                    (
+                        key,
+                        RequestFailure(
+                            FailureKind.ENGINE,
+                            f"the engine had to restart a step ({problem}) and can't resume a constrained "
+                            "generation midway; retry the request",
+                        ),
+                        True,
+                    )
+                )
             elif not request.started:  # every sequence had already finished
                 del self.requests[key]
-                updates.append((key, {"sequences": [], "status": "finished"}, True))
+                updates.append((key, TokenUpdate((), "finished"), True))
         return updates
 
     def _resume(self, request):
@@ -290,18 +299,24 @@ class ContinuousBatchingEngine(Engine):
         if request.schema is not None:
             return False
         self.resumed_requests += 1
-        fields = request.fields
-        for index in range(fields.get("num_return_sequences", 1)):
+        settings = request.settings
+        for index in range(settings.num_return_sequences):
             if index in request.finished:
                 continue
             sent = request.emitted.get(index, [])
-            if len(sent) >= fields["max_new_tokens"]:
+            if len(sent) >= settings.max_new_tokens:
                 continue
-            resumed = dict(fields, num_return_sequences=1, max_new_tokens=fields["max_new_tokens"] - len(sent),
-                           min_new_tokens=max(0, fields.get("min_new_tokens", 0) - len(sent)))
-            if fields.get("do_sample"):
+            resumed = replace(
+                settings,
+                num_return_sequences=1,
+                max_new_tokens=settings.max_new_tokens - len(sent),
+                min_new_tokens=max(0, settings.min_new_tokens - len(sent)),
+            )
+            if settings.do_sample:
                 # A seed of its own per sequence and restart: the same seed would replay the first tokens.
-                resumed["rng_seed"] = (fields.get("rng_seed", 0) + 7919 * (index + 1) * self.resumed_requests) % 2**64
+                resumed = replace(
+                    resumed, rng_seed=((settings.rng_seed or 0) + 7919 * (index + 1) * self.resumed_requests) % 2**64
+                )
             handle = self._add(request.prompt_ids + sent, self._config(resumed, None))
             request.parts.append((handle, {0: index}))
         return True

@@ -9,8 +9,15 @@ from ovserve.nodes.llm.tool_calls import PlainOutput
 class ChoiceSettings:
     """What every choice of one request shares."""
 
-    def __init__(self, new_detokenizer, stop_strings=(), include_stop_string=False, stop_token_ids=(),
-                 token_text=None, new_output=PlainOutput):
+    def __init__(
+        self,
+        new_detokenizer,
+        stop_strings=(),
+        include_stop_string=False,
+        stop_token_ids=(),
+        token_text=None,
+        new_output=PlainOutput,
+    ):
         self.new_detokenizer = new_detokenizer
         self.stop_strings = stop_strings
         self.include_stop_string = include_stop_string
@@ -31,8 +38,12 @@ class _Choice:
     def advance(self, ids, logprobs, engine_finish_reason):
         """Return the ChoiceDelta these tokens make (or None), and set finish_reason when the choice ends."""
         settings = self.settings
-        if (engine_finish_reason == "stop" and ids and ids[-1] in settings.stop_token_ids
-                and not settings.include_stop_string):
+        if (
+            engine_finish_reason == "stop"
+            and ids
+            and ids[-1] in settings.stop_token_ids
+            and not settings.include_stop_string
+        ):
             ids = ids[:-1]  # a stop token ends the output without being part of it
         text = self.stop.feed(self.detokenizer.add(ids))
         if self.stop.stopped:
@@ -80,9 +91,9 @@ class LLMGeneration(Generation):
             yield [ChoiceDelta(index, self._echo_text) for index in range(len(self._choices))]
         for update in self._stream:
             deltas = []
-            for sequence, ids, logprobs, reason in update["sequences"]:
+            for sequence, ids, logprobs, reason in update.sequences:
                 # One engine sequence feeds every choice when the choices are greedy copies.
-                for index in (range(len(self._choices)) if self._copies else (sequence,)):
+                for index in range(len(self._choices)) if self._copies else (sequence,):
                     choice = self._choices[index]
                     if choice.finish_reason:
                         continue
@@ -97,7 +108,7 @@ class LLMGeneration(Generation):
                     yield deltas
                 return
             if self._stream.finished:
-                raise EngineFailure(f"the engine ended the request without finishing it (status: {update['status']})")
+                raise EngineFailure(f"the engine ended the request without finishing it (status: {update.status})")
             if deltas:
                 yield deltas
 

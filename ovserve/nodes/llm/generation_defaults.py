@@ -15,11 +15,25 @@ from ovserve.graph.messages import DEFAULTED_SAMPLING_FIELDS
 log = logging.getLogger("ovserve.llm")
 
 # OpenAI's defaults; max_tokens None: until the model stops or the context is full.
-BUILT_IN = {"max_tokens": None, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0,
-            "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0}
+BUILT_IN = {
+    "max_tokens": None,
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "top_k": 0,
+    "min_p": 0.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repetition_penalty": 1.0,
+}
 # Hugging Face generation_config.json names -> ours (the fields vLLM's --generation-config reads too).
-_GENERATION_CONFIG_NAMES = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p",
-                            "top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"}
+_GENERATION_CONFIG_NAMES = {
+    "max_new_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty": "repetition_penalty",
+}
 GENERATION_CONFIG_FILE = "generation_config.json"
 
 
@@ -28,8 +42,11 @@ def _in_range(value, schema):
     kind = schema["type"]
     if isinstance(value, bool) or not isinstance(value, int if kind == "integer" else (int, float)):
         return False
-    return (value >= schema.get("minimum", value) and value <= schema.get("maximum", value)
-            and value > schema.get("exclusiveMinimum", value - 1))
+    return (
+        value >= schema.get("minimum", value)
+        and value <= schema.get("maximum", value)
+        and value > schema.get("exclusiveMinimum", value - 1)
+    )
 
 
 def from_generation_config(data, option_schemas, source="generation_config.json"):
@@ -84,8 +101,11 @@ class GenerationDefaults:
     def resolve(self, params):
         """The params with every sampling field the request left out (None) filled in; max_tokens stays as
         requested, because a default is cut to the room left in the context while a request is refused."""
-        missing = {name: self.values[name] for name in DEFAULTED_SAMPLING_FIELDS
-                   if name != "max_tokens" and getattr(params, name) is None}
+        missing = {
+            name: self.values[name]
+            for name in DEFAULTED_SAMPLING_FIELDS
+            if name != "max_tokens" and getattr(params, name) is None
+        }
         return replace(params, **missing) if missing else params
 
     def describe(self):

@@ -45,7 +45,7 @@ def _size(text):
 def pieces(text, most_bytes):
     """The text in pieces of at most `most_bytes` UTF-8 bytes, split between words (longer where no split allows)."""
     start = 0
-    while _size(text[start:start + most_bytes + 1]) > most_bytes:
+    while _size(text[start : start + most_bytes + 1]) > most_bytes:
         reach = most_bytes
         while True:
             split = word_boundary(text, start + reach, start)
@@ -74,8 +74,11 @@ def encode_whole(encode, text, add_special_tokens, cut_at, param="messages"):
     for index, piece in enumerate(pieces(text, cut_at - 1)):
         piece_ids = encode(piece, add_special_tokens and index == 0)
         if len(piece_ids) >= cut_at:
-            raise InvalidRequest(f"The prompt has at least {cut_at} tokens in a stretch without spaces between words, "
-                                 "which this model's tokenizer can't count whole; shorten it.", param=param,
-                                 code="context_length_exceeded")
+            raise InvalidRequest(
+                f"The prompt has at least {cut_at} tokens in a stretch without spaces between words, "
+                "which this model's tokenizer can't count whole; shorten it.",
+                param=param,
+                code="context_length_exceeded",
+            )
         ids += piece_ids
     return ids

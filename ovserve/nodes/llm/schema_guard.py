@@ -18,11 +18,29 @@ import jsonschema
 from ovserve.errors import InvalidRequest
 
 # Keywords whose value is a count that the grammar spells out (a string of minLength n is n repetitions).
-_REPETITION_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
-                        "minContains", "maxContains")
+_REPETITION_KEYWORDS = (
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minContains",
+    "maxContains",
+)
 # Keywords whose value is a schema, a list of schemas, or a map of names to schemas.
-_SCHEMA_KEYWORDS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-                    "unevaluatedItems", "unevaluatedProperties")
+_SCHEMA_KEYWORDS = (
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
 _SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_MAP_KEYWORDS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _REGEX_COUNT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
@@ -50,8 +68,9 @@ def check_schema(schema, param, limits=SchemaLimits()):
     Schema within `limits`, whose every `$ref` points inside it."""
     size = len(json.dumps(schema))
     if size > limits.max_bytes:
-        _refuse(param, "", f"the schema is {size} bytes; this model accepts at most {limits.max_bytes}",
-                "schema_too_large")
+        _refuse(
+            param, "", f"the schema is {size} bytes; this model accepts at most {limits.max_bytes}", "schema_too_large"
+        )
     if not isinstance(schema, (dict, bool)):
         _refuse(param, "", "a JSON schema must be an object (or true/false)")
     # Bounds first: the meta-schema check itself recurses as deep as the schema goes.
@@ -95,11 +114,14 @@ class _Walk:
         limits = self.limits
         self.nodes += 1
         if depth > limits.max_depth:
-            _refuse(self.param, where, f"the schema is nested more than {limits.max_depth} levels deep",
-                    "schema_too_complex")
+            _refuse(
+                self.param,
+                where,
+                f"the schema is nested more than {limits.max_depth} levels deep",
+                "schema_too_complex",
+            )
         if self.nodes > limits.max_nodes:
-            _refuse(self.param, where, f"the schema has more than {limits.max_nodes} subschemas",
-                    "schema_too_complex")
+            _refuse(self.param, where, f"the schema has more than {limits.max_nodes} subschemas", "schema_too_complex")
         self._check_counts(schema, where)
         if "$ref" in schema:
             self._resolve(schema["$ref"], f"{where}.$ref")
@@ -117,18 +139,28 @@ class _Walk:
         limits = self.limits
         properties = len(_of_type(schema.get("properties"), dict))
         if properties > limits.max_properties:
-            _refuse(self.param, f"{where}.properties",
-                    f"{properties} properties; this model accepts at most {limits.max_properties} per object",
-                    "schema_too_complex")
+            _refuse(
+                self.param,
+                f"{where}.properties",
+                f"{properties} properties; this model accepts at most {limits.max_properties} per object",
+                "schema_too_complex",
+            )
         self.enum_values += len(_of_type(schema.get("enum"), list))
         if self.enum_values > limits.max_enum_values:
-            _refuse(self.param, f"{where}.enum",
-                    f"more than {limits.max_enum_values} enum values in the schema", "schema_too_complex")
+            _refuse(
+                self.param,
+                f"{where}.enum",
+                f"more than {limits.max_enum_values} enum values in the schema",
+                "schema_too_complex",
+            )
         for keyword in _REPETITION_KEYWORDS:
             if _of_type(schema.get(keyword), int) > limits.max_repetition:
-                _refuse(self.param, f"{where}.{keyword}",
-                        f"{schema[keyword]} is above this model's limit of {limits.max_repetition}",
-                        "schema_too_complex")
+                _refuse(
+                    self.param,
+                    f"{where}.{keyword}",
+                    f"{schema[keyword]} is above this model's limit of {limits.max_repetition}",
+                    "schema_too_complex",
+                )
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
             self._check_pattern(pattern, f"{where}.pattern")
@@ -136,13 +168,21 @@ class _Walk:
     def _check_pattern(self, pattern, where):
         limits = self.limits
         if len(pattern) > limits.max_pattern_length:
-            _refuse(self.param, where, f"the pattern is {len(pattern)} characters; this model accepts at most "
-                    f"{limits.max_pattern_length}", "schema_too_complex")
+            _refuse(
+                self.param,
+                where,
+                f"the pattern is {len(pattern)} characters; this model accepts at most {limits.max_pattern_length}",
+                "schema_too_complex",
+            )
         for match in _REGEX_COUNT.finditer(pattern):
             count = max(int(match.group(1)), int(match.group(2) or 0))
             if count > limits.max_repetition:
-                _refuse(self.param, where, f"the repetition {match.group(0)} is above this model's limit of "
-                        f"{limits.max_repetition}", "schema_too_complex")
+                _refuse(
+                    self.param,
+                    where,
+                    f"the repetition {match.group(0)} is above this model's limit of {limits.max_repetition}",
+                    "schema_too_complex",
+                )
 
     def _resolve(self, reference, where):
         if not isinstance(reference, str):

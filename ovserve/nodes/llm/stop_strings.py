@@ -30,7 +30,7 @@ class StopStringMatcher:
             position, stop = first
             return pending[: position + len(stop)] if self._include else pending[:position]
         keep = self._longest_partial_suffix(pending)
-        self._held = pending[len(pending) - keep:] if keep else ""
+        self._held = pending[len(pending) - keep :] if keep else ""
         return pending[: len(pending) - keep]
 
     def flush(self):

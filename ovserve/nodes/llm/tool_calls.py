@@ -28,10 +28,20 @@ def forced_call_schema(tools, name):
     by_name = {tool["function"]["name"]: tool["function"] for tool in tools}
     if name is not None:
         return by_name[name].get("parameters") or {"type": "object"}
-    return {"anyOf": [
-        {"type": "object", "required": ["name", "arguments"], "additionalProperties": False,
-         "properties": {"name": {"const": tool_name}, "arguments": function.get("parameters") or {"type": "object"}}}
-        for tool_name, function in by_name.items()]}
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"const": tool_name},
+                    "arguments": function.get("parameters") or {"type": "object"},
+                },
+            }
+            for tool_name, function in by_name.items()
+        ]
+    }
 
 
 class PlainOutput:
@@ -67,7 +77,9 @@ class ForcedToolCall:
             return "", ([] if self.started else [ToolCallDelta(0, new_call_id(), self.name, "")])
         try:
             call = json.loads(self.buffer)
-            return "", [ToolCallDelta(0, new_call_id(), call["name"], json.dumps(call["arguments"], ensure_ascii=False))]
+            return "", [
+                ToolCallDelta(0, new_call_id(), call["name"], json.dumps(call["arguments"], ensure_ascii=False))
+            ]
         except (ValueError, KeyError, TypeError):
             return self.buffer, []  # cut short (max_tokens): give the text back rather than lose it
 
@@ -92,9 +104,15 @@ class TaggedToolCalls:
             self.held = ""
             self.calls_text = pending[position:]
             return pending[:position], []
-        keep = next((n for n in range(min(len(TOOL_CALL_OPEN) - 1, len(pending)), 0, -1)
-                     if TOOL_CALL_OPEN.startswith(pending[-n:])), 0)
-        self.held = pending[len(pending) - keep:] if keep else ""
+        keep = next(
+            (
+                n
+                for n in range(min(len(TOOL_CALL_OPEN) - 1, len(pending)), 0, -1)
+                if TOOL_CALL_OPEN.startswith(pending[-n:])
+            ),
+            0,
+        )
+        self.held = pending[len(pending) - keep :] if keep else ""
         return pending[: len(pending) - keep], []
 
     def finish(self):
@@ -107,8 +125,14 @@ class TaggedToolCalls:
             try:
                 call = json.loads(body)
                 arguments = call.get("arguments", call.get("parameters", {}))
-                calls.append(ToolCallDelta(len(calls), new_call_id(), call["name"],
-                                           arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)))
+                calls.append(
+                    ToolCallDelta(
+                        len(calls),
+                        new_call_id(),
+                        call["name"],
+                        arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False),
+                    )
+                )
             except (ValueError, KeyError, TypeError, AttributeError):
                 return self.calls_text, []  # not a well-formed call: it was text after all
         return "", calls if self.parallel else calls[:1]

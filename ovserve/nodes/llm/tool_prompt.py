@@ -10,8 +10,13 @@ import json
 def tool_instructions(tools, tool_choice):
     signatures = "\n".join(json.dumps(tool["function"], ensure_ascii=False) for tool in tools)
     must = "You must call one of them." if tool_choice == "required" else "Call one only when it helps."
-    return ("You can call these functions:\n<tools>\n" + signatures + "\n</tools>\n" + must +
-            ' To call a function, answer with <tool_call>{"name": "FUNCTION_NAME", "arguments": {...}}</tool_call>.')
+    return (
+        "You can call these functions:\n<tools>\n"
+        + signatures
+        + "\n</tools>\n"
+        + must
+        + ' To call a function, answer with <tool_call>{"name": "FUNCTION_NAME", "arguments": {...}}</tool_call>.'
+    )
 
 
 def with_tool_instructions(messages, tools, tool_choice):

@@ -12,7 +12,9 @@ import logging
 import openvino_genai
 
 from ovserve.nodes.engine_errors import describe
-from ovserve.runtime.engine import Engine, EngineBusy
+from ovserve.nodes.rerank.messages import Scores
+from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure
+from ovserve.runtime.messages import FailureKind
 
 log = logging.getLogger("ovserve.engine.rerank")
 ALL_DOCUMENTS = 2**31 - 1  # the pipeline's top_n: the node cuts to each request's own top_n
@@ -35,8 +37,9 @@ class RerankEngine(Engine):
         if options.get("max_length"):
             config.max_length = options["max_length"]
         plugin_config = {key: str(value) for key, value in (options.get("plugin_config") or {}).items()}
-        self.pipeline = openvino_genai.TextRerankPipeline(options["models_path"], options["device"], config,
-                                                          **plugin_config)
+        self.pipeline = openvino_genai.TextRerankPipeline(
+            options["models_path"], options["device"], config, **plugin_config
+        )
         self.pipeline.rerank("ovserve", ["warm-up"])
         self.queue = collections.deque()
         self.batches = 0
@@ -44,10 +47,10 @@ class RerankEngine(Engine):
     def info(self):
         return {"kind": "rerank", "models_path": self.options["models_path"]}
 
-    def submit(self, key, payload):
+    def submit(self, key, request):
         if len(self.queue) >= self.options["max_queued_requests"] + 1:
             raise EngineBusy(f"The server is at capacity ({len(self.queue)} rerank requests queued); retry shortly.")
-        self.queue.append(_Request(key, payload["query"], list(payload["documents"])))
+        self.queue.append(_Request(key, request.query, list(request.documents)))
 
     def cancel(self, key):
         for request in self.queue:
@@ -61,13 +64,13 @@ class RerankEngine(Engine):
     def step(self):
         request = self.queue[0]
         start = request.scored
-        chunk = request.documents[start:start + self.options["batch_size"]]
+        chunk = request.documents[start : start + self.options["batch_size"]]
         try:
             ranking = self.pipeline.rerank(request.query, chunk)
         except Exception as exc:  # a request the model can't run fails alone, not the engine
             log.exception("scoring %d documents failed", len(chunk))
             self.queue.popleft()
-            return [(request.key, {"error": describe(exc)}, True)]
+            return [(request.key, RequestFailure(FailureKind.ENGINE, describe(exc)), True)]
         for index, score in ranking:
             request.scores.append((start + int(index), float(score)))
         request.scored += len(chunk)
@@ -76,7 +79,7 @@ class RerankEngine(Engine):
             self.queue.rotate(-1)
             return []
         self.queue.popleft()
-        return [(request.key, {"scores": request.scores}, True)]
+        return [(request.key, Scores(tuple(request.scores)), True)]
 
     def stats(self):
         return {"queued_requests": len(self.queue), "batches": self.batches}

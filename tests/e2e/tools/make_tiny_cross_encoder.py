@@ -19,8 +19,16 @@ def main(tokenizer_folder, output):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     # A wide weight initialisation: with BERT's default (0.02) every document gets nearly the same score,
     # and the order of results would hang on rounding; these weights spread the scores apart.
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512, num_labels=1, initializer_range=0.5)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=1,
+        initializer_range=0.5,
+    )
     model = BertForSequenceClassification(config).eval()
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)

@@ -1,0 +1,45 @@
+"""The one path of every API request: read the body, parse it, find the servable, start, answer.
+
+What differs between APIs is the `Api` its protocol module gives (ovserve/protocol/api.py): how a body
+becomes a typed graph input and a writer, and what its answers and errors look like. Errors raised
+here become responses in ovserve/http/errors.py.
+"""
+
+from ovserve.errors import NotReady
+from ovserve.http import metrics
+from ovserve.http.body import read_json
+from ovserve.http.exchange import Exchange, StreamBody
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class Pipeline:
+    def __init__(self, registry, options):
+        self.registry = registry
+        self.options = options
+        self._served_names = frozenset(registry.names())
+
+    def answer(self, req, resp, api):
+        record = metrics.RequestRecord(metrics.METHODS[api.capability], req.context.started, self._served_names)
+        try:
+            body = read_json(req, self.options.max_body_bytes)
+            record.model(body)
+            call = api.parse(body, req.context.request_id)
+            servable = self.registry.require(call.model, api.capability)
+            if self.options.is_draining():
+                raise NotReady("The server is shutting down; send the request to another replica or retry later.")
+            work = api.start(servable, call.graph_input)
+        except BaseException:
+            record.finish(False)
+            raise
+        sock = req.env.get("gunicorn.socket")
+        exchange = Exchange(work, record, self.options.watch_disconnect, sock)
+        if not call.stream:
+            resp.media = exchange.unary(call.writer)
+            return
+        resp.content_type = "text/event-stream"
+        resp.set_headers(SSE_HEADERS)
+        stream = StreamBody(exchange, call.writer, req.context.request_id)
+        # A client that stops reading would block its write for good, its generation still running.
+        bound_writes = self.options.bound_stream_writes
+        resp.stream = bound_writes(stream, sock) if bound_writes else stream

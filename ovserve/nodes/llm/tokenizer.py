@@ -1,0 +1,128 @@
+"""The model's tokenizer in an HTTP worker: whole prompts to token ids, ids back to text, token checks.
+
+Loaded in each worker (the engine process has its own copy): the workers template, tokenize and
+detokenize, so the engine's only thread does nothing but step.
+"""
+
+import logging
+from importlib import resources
+
+from ovserve.errors import InvalidRequest
+from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
+from ovserve.nodes.llm.long_prompts import cut_length, encode_whole
+
+log = logging.getLogger("ovserve.llm")
+
+
+def _encode_piece(tokenizer, text, add_special_tokens):
+    return tokenizer.encode(text, add_special_tokens=add_special_tokens).input_ids.data[0].tolist()
+
+
+def verified_byte_table(tokenizer):
+    """A token->bytes table when it reproduces the model's own detokenizer exactly, else None."""
+    vocab = tokenizer.get_vocab()
+    if not vocab or not all(isinstance(token, bytes) for token in vocab):
+        return None
+
+    def decode(ids):
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    candidates = {i for t, i in vocab.items() if t.startswith(b"<") and t.endswith(b">")}
+    candidates |= {tokenizer.get_eos_token_id(), tokenizer.get_bos_token_id(), tokenizer.get_pad_token_id()}
+    special = {i for i in candidates if i in vocab.values() and decode([i]) == ""}
+    table = byte_table(vocab, special)
+    samples = resources.files("ovserve.nodes.llm").joinpath("data", "detokenizer_check.txt").read_text("utf-8")
+    for text in samples.splitlines() + [samples]:
+        ids = sorted(special)[:3] + _encode_piece(tokenizer, text, False)
+        detokenizer = ByteLevelDetokenizer(table)
+        if detokenizer.add(ids) + detokenizer.flush() != decode(ids):
+            return None
+    return table
+
+
+class LLMTokenizer:
+    def __init__(self, tokenizer, max_model_len, cuts_long_texts):
+        self._tokenizer = tokenizer
+        self.max_model_len = max_model_len
+        vocab = tokenizer.get_vocab()
+        self.vocab_size = max(vocab.values()) + 1 if vocab else None  # None: ids can't be checked
+        # No token covers more characters than the longest in the vocabulary.
+        self.max_prompt_chars = max_model_len * max(map(len, vocab), default=0) or None
+        self.byte_table = verified_byte_table(tokenizer)
+        # Only GGUF tokenizers cut (see long_prompts.py); a probe of 65,536 tokens takes ~10 ms.
+        self.cut = (
+            cut_length(lambda text: _encode_piece(tokenizer, text, False), max(max_model_len, 2**16))
+            if cuts_long_texts
+            else None
+        )
+
+    @classmethod
+    def load(cls, models_path, max_model_len, cuts_long_texts):
+        import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
+
+        loaded = cls(openvino_genai.Tokenizer(str(models_path)), max_model_len, cuts_long_texts)
+        log.info(
+            "tokenizer of %s loaded (%s detokenization)", models_path, "byte-table" if loaded.byte_table else "windowed"
+        )
+        return loaded
+
+    @property
+    def chat_template(self):
+        return self._tokenizer.chat_template
+
+    @property
+    def special_tokens(self):
+        return {"bos_token": self._tokenizer.get_bos_token(), "eos_token": self._tokenizer.get_eos_token()}
+
+    def encode(self, text, add_special_tokens, param="messages"):
+        """All the tokens of a text, even where the tokenizer would cut it."""
+        if self.max_prompt_chars and len(text) > self.max_prompt_chars:
+            # Refused before tokenizing, which holds the HTTP worker's loop and the GIL (0.65 s for 15 MB
+            # encoded once; more in pieces).
+            raise InvalidRequest(
+                f"This model's maximum context length is {self.max_model_len} tokens; a prompt of "
+                f"{len(text)} characters is longer than any {self.max_model_len} tokens.",
+                param=param,
+                code="context_length_exceeded",
+            )
+        return encode_whole(
+            lambda piece, special: _encode_piece(self._tokenizer, piece, special),
+            text,
+            add_special_tokens,
+            self.cut,
+            param,
+        )
+
+    def decode(self, ids):
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+    def known_ids(self, ids, param):
+        """Token ids from a request, checked against the vocabulary (the engine must never see others)."""
+        if self.vocab_size is None:
+            raise InvalidRequest(
+                "This model's tokenizer does not list its vocabulary, so token ids can't be checked; "
+                "send text instead.",
+                param=param,
+                code="unsupported_value",
+            )
+        for position, token in enumerate(ids):
+            if not 0 <= token < self.vocab_size:
+                raise InvalidRequest(
+                    f"token id {token} is outside the vocabulary (0..{self.vocab_size - 1}).",
+                    param=f"{param}[{position}]",
+                    code="invalid_value",
+                )
+        return list(ids)
+
+    def new_detokenizer(self):
+        if self.byte_table is not None:
+            return ByteLevelDetokenizer(self.byte_table)
+        return IncrementalDetokenizer(self.decode)
+
+    def token_text(self, token_id):
+        """(text, bytes) of one token, for logprobs; special tokens have no bytes."""
+        if self.byte_table is not None:
+            raw = self.byte_table[token_id] if 0 <= token_id < len(self.byte_table) else b""
+        else:
+            raw = self.decode([token_id]).encode("utf-8")
+        return raw.decode("utf-8", errors="replace"), tuple(raw)

@@ -1,8 +1,8 @@
 """The base of nodes whose model runs in an engine process of its own (LLM, embeddings, rerank).
 
 What they share: the options with their defaults, the model path, the engine process's spec, the worker's
-connection to it, the worker-side resources loaded in the background (a tokenizer, a chat template), one
-readiness rule and one stats path.
+connection to it, the worker-side resources (a tokenizer, a chat template) loaded before the worker serves,
+one readiness rule and one stats path.
 """
 
 import json
@@ -52,14 +52,14 @@ class EngineNode:
     # --- the worker side -----------------------------------------------------------------------
     def load(self, runtime):
         self.client = runtime.engine_client(self.context.servable, self.context.node_name)
-        runtime.in_background(self._load_worker_side)
-
-    def _load_worker_side(self):
+        # Before the worker takes connections (gunicorn accepts on a worker once its app is built): loaded in
+        # the background, a fresh worker answered 503 "still loading" while another worker's readiness said
+        # 200 (seen with --workers 2, right after readiness turned 200).
         self.load_worker_side()
         self.worker_side_loaded = True
 
     def load_worker_side(self):
-        """Load what this worker needs besides the engine (a tokenizer...); runs in the background."""
+        """Load what this worker needs besides the engine (a tokenizer...), before it serves."""
 
     def is_ready(self):
         """Loaded here, and the engine connected and heard from recently (a stuck engine is not ready)."""

@@ -12,6 +12,7 @@ import socket as stdlib_socket
 import time
 
 import gevent
+import gevent.event
 import gevent.lock
 import gevent.queue
 import gevent.socket
@@ -39,6 +40,8 @@ RECONNECT_DELAY_SECONDS = 0.2
 # on the engine fail with 503 and are cancelled there (it may wake up), instead of hanging until the
 # supervisor's watchdog (--watchdog-seconds, 30 s by default, so later than this) kills the engine.
 STALE_ENGINE_SECONDS = 10.0
+# How long a request to a worker that has not yet reached its engine waits for the connection (startup only).
+FIRST_CONNECTION_WAIT_SECONDS = 2.0
 # How often a connection looks for that silence: a waiting request fails 10-11 s into it.
 SILENCE_CHECK_SECONDS = 1.0
 _ACCEPTED = object()
@@ -109,6 +112,8 @@ class EngineClient:
         self._flusher = None
         self._streams = {}
         self._ids = itertools.count(1)
+        self._ever_connected = False
+        self._first_hello = gevent.event.Event()
         self._runner = gevent.spawn(self._run)
 
     @property
@@ -130,6 +135,10 @@ class EngineClient:
     def submit(self, request, timeout=None):
         """Send a request (the node kind's typed request) and wait until the engine accepted it; return its
         EngineStream."""
+        if not self.connected and not self._ever_connected:
+            # A fresh worker connects a moment after its engine appears (it retries every 0.2 s), while another
+            # worker may already answer readiness with 200: a request it gets meanwhile waits for the connection.
+            self._first_hello.wait(FIRST_CONNECTION_WAIT_SECONDS)
         if not self.connected:
             raise NotReady(f"The engine of {self.label} is not ready yet; retry shortly.")
         if not self.responsive:
@@ -248,6 +257,8 @@ class EngineClient:
                 stream._deliver(_failure(message))
         elif isinstance(message, EngineHello):
             self.info = message.info
+            self._ever_connected = True
+            self._first_hello.set()
             log.info("connected to the engine of %s", self.label)
         elif isinstance(message, EngineStats):
             self.stats = message.stats
@@ -302,10 +313,6 @@ class WorkerRuntime:
         if key not in self._clients:
             self._clients[key] = EngineClient(self._engine_sockets[key], f"'{servable}' (node {node})")
         return self._clients[key]
-
-    @staticmethod
-    def in_background(function, *args):
-        return gevent.spawn(function, *args)
 
     watch_disconnect = staticmethod(client_sockets.watch_disconnect)
     bound_writes = staticmethod(client_sockets.bound_writes)

@@ -192,8 +192,9 @@ def pulled_models(preparation_root, retrieval_config, hub, exported_reranker):
             env=hub_env(hub),
         )
     )
-    gguf_runs = [
-        run_ovserve(
+
+    def pull_gguf():
+        return run_ovserve(
             "pull",
             GGUF_REPO,
             "--gguf-file",
@@ -206,25 +207,10 @@ def pulled_models(preparation_root, retrieval_config, hub, exported_reranker):
             DEFAULT_MODEL,
             env=hub_env(hub),
         )
-    ]
+
+    gguf_runs = [pull_gguf()]
     if gguf_runs[0].returncode != 0:  # the cut download failed for good: a second pull must resume it
-        gguf_runs.append(
-            checked(
-                run_ovserve(
-                    "pull",
-                    GGUF_REPO,
-                    "--gguf-file",
-                    "*Q4_1.gguf",
-                    "--models-dir",
-                    models,
-                    "--add-to-config",
-                    retrieval_config,
-                    "--name",
-                    DEFAULT_MODEL,
-                    env=hub_env(hub),
-                )
-            )
-        )
+        gguf_runs.append(checked(pull_gguf()))
     return {"ir": (models / PULLED_EMBEDDINGS_MODEL, ir_run), "gguf": (models / GGUF_REPO, gguf_runs)}
 
 

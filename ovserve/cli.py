@@ -3,11 +3,13 @@
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from ovserve import __version__
 from ovserve.bench.cli import add_bench_command
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.prepare.commands import add_commands
+from ovserve.protocol.responses_store import StoreOptions
 from ovserve.server.plan import ConnectionLimits
 
 
@@ -39,6 +41,12 @@ def _serve(args):
         connection_limits=ConnectionLimits(
             args.worker_connections, args.header_timeout_seconds, args.body_timeout_seconds
         ),
+        responses_store=StoreOptions(
+            # Resolved here: the workers must find the same folder whatever their working directory.
+            str(Path(args.responses_store_dir).resolve()),
+            args.responses_store_max_count,
+            args.responses_store_max_age_hours,
+        ),
     )
     try:
         return supervisor.run()
@@ -68,6 +76,27 @@ def add_connection_limits(serve):
         default=defaults.body_timeout_seconds,
         help="answer 408 and close the connection when a request's body has not all arrived this "
         "long after its headers (default: %(default)s)",
+    )
+
+
+def add_responses_store_options(serve):
+    serve.add_argument(
+        "--responses-store-dir",
+        default=StoreOptions.directory,
+        help="folder of the Responses API's store (stored responses, for previous_response_id and "
+        "GET /v3/responses/{id}), shared by all HTTP workers (default: %(default)s, under the working directory)",
+    )
+    serve.add_argument(
+        "--responses-store-max-count",
+        type=_positive_int,
+        default=StoreOptions.max_count,
+        help="stored responses kept; the oldest go first (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--responses-store-max-age-hours",
+        type=_positive_float,
+        default=StoreOptions.max_age_hours,
+        help="hours a stored response is kept (default: %(default)s)",
     )
 
 
@@ -128,6 +157,7 @@ def build_parser():
         help=f"largest request body (default {DEFAULT_MAX_BODY_BYTES}; 413 above it)",
     )
     add_connection_limits(serve)
+    add_responses_store_options(serve)
     serve.add_argument(
         "--api-key-file",
         help="require one of these keys (one per line) on every route but "

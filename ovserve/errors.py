@@ -36,6 +36,13 @@ class ModelNotFound(OvserveError):
         super().__init__(message, param=param, code=code)
 
 
+class NotFound(OvserveError):
+    """A thing the request names by its id (a stored response) does not exist, or no longer does."""
+
+    status = 404
+    error_type = "invalid_request_error"
+
+
 class UnsupportedByModel(InvalidRequest):
     """The model exists but can't serve this kind of request (e.g. chat on an embeddings model)."""
 

@@ -45,8 +45,10 @@ class SamplingParams:
     logprobs: bool = False  # report the log-probability of each generated token
     top_logprobs: int = 0
     top_logprobs_param: str = "top_logprobs"  # the request field it came from (completions: logprobs)
-    # Constrained decoding: ("json_schema", schema JSON text) or ("json_object", None), else None.
+    # Constrained decoding: ("json_schema", schema JSON text), ("json_object", None) or ("regex", pattern), else None.
     structured_output: Optional[tuple] = None
+    # vLLM's prompt_logprobs: report each prompt token's log-probability (0: the token's own; None: not asked).
+    prompt_logprobs: Optional[int] = None
 
 
 # Chat template variables the server sets itself (`self` is Jinja's own name for the template).
@@ -65,6 +67,11 @@ class ChatInput:
     documents: tuple = ()
     template_kwargs: tuple = ()  # extra chat template variables, as (name, value) pairs; none of RESERVED_TEMPLATE_VARIABLES
     request_id: str = ""
+    # Reasoning models: None leaves the chat template's default. `thinking` False switches thinking off
+    # where the template can (Qwen3's enable_thinking); `reasoning_effort` is "low" | "medium" | "high"
+    # (gpt-oss's template reads it). The protocol layer maps each API's own fields onto these two.
+    thinking: Optional[bool] = None
+    reasoning_effort: Optional[str] = None
 
     @property
     def choices(self):
@@ -108,8 +115,17 @@ class CompletionPrompts:
 @dataclass(frozen=True)
 class TokenLogprob:
     token: str
-    logprob: float
+    logprob: Optional[float]  # None for an echoed prompt's first token, which nothing comes before
     token_bytes: tuple  # UTF-8 bytes of the token (a token may hold part of a character)
+
+
+@dataclass(frozen=True)
+class PromptTokenLogprob:
+    """A prompt token's log-probability given the tokens before it (None for the first)."""
+
+    token_id: int
+    logprob: Optional[float]
+    decoded_token: str
 
 
 @dataclass(frozen=True)
@@ -124,23 +140,29 @@ class ToolCallDelta:
 
 @dataclass
 class ChoiceDelta:
-    """New output of one choice since the previous event."""
+    """New output of one choice since the previous event. `text` is the answer's content; `reasoning`
+    is the model's thinking, separated from it by the servable's reasoning parser."""
 
     index: int
     text: str
     finish_reason: Optional[str] = None  # "stop" | "length" | "tool_calls" once the choice is finished
     logprobs: tuple = ()  # TokenLogprob of each token this delta adds, when asked for
     tool_calls: tuple = ()  # ToolCallDelta
+    reasoning: str = ""
+    stop_string: Optional[str] = None  # the request's stop string that ended the choice, if one did
+    prompt_logprobs: tuple = ()  # PromptTokenLogprob of every prompt token, once, when asked for
 
 
 class Generation:
     """A started generation: iterate for lists of ChoiceDelta; close() cancels it if unfinished.
 
-    `prompt_tokens` is known at once; `completion_tokens` grows as tokens arrive.
+    `prompt_tokens` is known at once; `completion_tokens` grows as tokens arrive; `reasoning_tokens` is the
+    part of completion_tokens generated as reasoning.
     """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def __iter__(self):
         raise NotImplementedError

@@ -12,20 +12,33 @@ from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.pipeline import Pipeline
 from ovserve.http.resources.api import ApiResource
-from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource
+from ovserve.http.resources.count_tokens import CountTokensResource
+from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource, ServeHealthResource
 from ovserve.http.resources.metrics import MetricsResource
 from ovserve.http.resources.models import ModelResource, ModelsResource
 from ovserve.http.resources.openapi import OpenApiResource
-from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource
+from ovserve.http.resources.responses import InputItemsResource, StoredResponseResource
+from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource, TokenizerInfoResource
 from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
+from ovserve.protocol.anthropic_messages import MESSAGES
+from ovserve.protocol.api import ApiContext
 from ovserve.protocol.chat_completions import CHAT_COMPLETIONS
 from ovserve.protocol.completions import COMPLETIONS
 from ovserve.protocol.embeddings import EMBEDDINGS
 from ovserve.protocol.rerank import RERANK
+from ovserve.protocol.responses import RESPONSES
+from ovserve.protocol.responses_store import ResponsesStore, StoreOptions
 
 API_PREFIXES = ("/v3", "/v1")  # OpenVINO Model Server's prefix, and OpenAI clients' default
 # Each API's path under the prefixes, and its protocol module's Api.
-APIS = {"chat/completions": CHAT_COMPLETIONS, "completions": COMPLETIONS, "embeddings": EMBEDDINGS, "rerank": RERANK}
+APIS = {
+    "chat/completions": CHAT_COMPLETIONS,
+    "completions": COMPLETIONS,
+    "embeddings": EMBEDDINGS,
+    "rerank": RERANK,
+    "messages": MESSAGES,
+    "responses": RESPONSES,
+}
 
 
 @dataclass(frozen=True)
@@ -40,11 +53,14 @@ class AppOptions:
     # Given by the server runtime: bound_stream_writes(body, socket) drops a client whose stream writes stay
     # blocked (it stopped reading) for --client-write-timeout-seconds, which cancels its generation.
     bound_stream_writes: Optional[Callable] = None
+    # Where the Responses API keeps stored responses (--responses-store-*); directory "": this process's memory.
+    responses_store: StoreOptions = StoreOptions(directory="")
 
 
 def create_app(registry, options=AppOptions()):
     router = CompiledRouter()
     live, ready = LiveResource(), ReadyResource(registry, options.is_draining)
+    serve_health = ServeHealthResource(registry, options.is_draining)
     metrics_page = MetricsResource(registry)
     middleware = [RequestIdMiddleware()]
     if options.cors_origins:
@@ -52,15 +68,19 @@ def create_app(registry, options=AppOptions()):
     if options.api_keys:
         # Default deny: the key check asks this router what a path reaches. Open: the probes, and the
         # scrape page (counts and model names, no content; docs/operations.md, Security, says why).
-        middleware.append(ApiKeyMiddleware(options.api_keys, router, open_resources=(live, ready, metrics_page)))
+        open_resources = (live, ready, serve_health, metrics_page)
+        middleware.append(ApiKeyMiddleware(options.api_keys, router, open_resources=open_resources))
     app = falcon.App(middleware=middleware, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, router)
     created = int(time.time())
-    pipeline = Pipeline(registry, options)
+    store = ResponsesStore(options.responses_store)
+    pipeline = Pipeline(registry, options, ApiContext(responses_store=store))
+    stored_response, input_items = StoredResponseResource(store), InputItemsResource(store)
     apis = {path: ApiResource(pipeline, api) for path, api in APIS.items()}
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     tokenize, detokenize = TokenizeResource(registry, options), DetokenizeResource(registry, options)
+    count_tokens = CountTokensResource(registry, options)
     openapi = OpenApiResource([s.name for s in registry], API_PREFIXES, secured=bool(options.api_keys))
     for prefix in API_PREFIXES:
         for path, resource in apis.items():
@@ -70,6 +90,14 @@ def create_app(registry, options=AppOptions()):
         app.add_route(f"{prefix}/detokenize", detokenize)
         app.add_route(prefix + "/models/{model_id:path}", model)
         app.add_route(f"{prefix}/openapi.json", openapi)
+        app.add_route(prefix + "/responses/{response_id}", stored_response)
+        app.add_route(prefix + "/responses/{response_id}/input_items", input_items)
+        app.add_route(f"{prefix}/messages/count_tokens", count_tokens)
+    # vLLM's root routes, which vLLM clients call without a prefix (guidellm, lm-eval's remote tokenizer).
+    app.add_route("/health", serve_health)
+    app.add_route("/tokenize", TokenizeResource(registry, options, model_optional=True))
+    app.add_route("/detokenize", DetokenizeResource(registry, options, model_optional=True))
+    app.add_route("/tokenizer_info", TokenizerInfoResource(registry))
     app.add_route("/v2/health/live", live)
     app.add_route("/v2/health/ready", ready)
     metrics.prepare(registry)

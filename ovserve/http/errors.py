@@ -2,7 +2,8 @@
 
 Typed errors (ovserve.errors) are told as they are; anything else is a bug, logged with its traceback
 and told as a generic internal error, so no internals reach a client. The shape is the `error_body` of
-the Api whose route the path reaches (ovserve/protocol/api.py); OpenAI's for every other path.
+the Api whose route the path reaches (ovserve/protocol/api.py), and so is the status (Api.error_status:
+Anthropic's routes answer an overloaded server with 529); OpenAI's for every other path.
 """
 
 import logging
@@ -54,7 +55,7 @@ class ErrorResponses:
     def _render(self, req, resp, error):
         route = self._router.find(req.path, req)
         api = getattr(route[0], "api", None) if route else None
-        resp.status = error.status
+        resp.status = api.error_status(error) if api else error.status
         resp.content_type = falcon.MEDIA_JSON
         resp.media = (api.error_body if api else openai_error)(error)
         if isinstance(error, Overloaded):

@@ -23,7 +23,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 API, INTERFACE = "V3", "REST"  # OVMS's label values for its OpenAI-compatible API over HTTP
 # The `method` label, by route capability (OVMS has one method label per endpoint family).
 METHODS = {"chat.completions": "Chat", "completions": "Completions", "embeddings": "Embeddings", "rerank": "Rerank"}
-GENERATION_METHODS = ("Chat", "Completions")
+# APIs translated to a capability's input, counted under a method of their own (Api.method).
+TRANSLATED_METHODS = {"chat.completions": ("Responses", "Messages")}
+GENERATION_METHODS = ("Chat", "Completions", "Responses", "Messages")
 
 # Seconds. TTFT spans a queued prefill on a busy CPU (seconds) down to a cached prompt (ms).
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60)
@@ -111,7 +113,9 @@ def prepare(servables):
     """Create every series of the served models at zero, so they are scraped before the first request
     (rate() needs the zero) and no label set is created, and its file grown, on a request's path."""
     for servable in servables:
-        methods = [METHODS[c] for c in getattr(servable, "capabilities", ()) if c in METHODS]
+        capabilities = getattr(servable, "capabilities", ())
+        methods = [METHODS[c] for c in capabilities if c in METHODS]
+        methods += [method for c in capabilities for method in TRANSLATED_METHODS.get(c, ())]
         for method in methods:
             _child(REQUESTS_SUCCESS, API, INTERFACE, method, servable.name)
             _child(REQUESTS_FAIL, API, INTERFACE, method, servable.name)

@@ -27,6 +27,9 @@ REQUEST_SCHEMAS = {
     "detokenize.json": "DetokenizeRequest",
     "embeddings.json": "EmbeddingsRequest",
     "rerank.json": "RerankRequest",
+    "messages.json": "AnthropicMessagesRequest",
+    "count_tokens.json": "AnthropicCountTokensRequest",
+    "responses.json": "ResponsesRequest",
 }
 # Error statuses every generation operation may answer, with what they mean here.
 ERROR_STATUSES = {
@@ -174,7 +177,19 @@ def _response_schemas():
                 "items": {"type": "string"},
                 "description": "e.g. chat.completions, completions.",
             },
-            "max_model_len": {"type": "integer", "description": "The model's context length in tokens (LLMs)."},
+            "max_model_len": {"type": "integer", "description": "The model's context length in tokens (vLLM's name)."},
+            "context_length": {"type": "integer", "description": "The same, under OpenRouter's name."},
+            "architecture": {
+                "type": "object",
+                "description": "OpenRouter's shape: what the model takes and gives.",
+                "properties": {
+                    "modality": {"type": "string", "description": "e.g. text->text."},
+                    "input_modalities": {"type": "array", "items": {"type": "string"}},
+                    "output_modalities": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "tool_parser": {"type": ["string", "null"], "description": "LLMs: how tool calls are read (null: off)."},
+            "reasoning_parser": {"type": ["string", "null"], "description": "LLMs: how reasoning is read (null: off)."},
         },
     }
     return {
@@ -220,6 +235,21 @@ def _response_schemas():
             "type": "object",
             "required": ["model", "prompt"],
             "properties": {"model": {"type": "string"}, "prompt": {"type": "string"}},
+        },
+        "TokenizerInfo": {
+            "type": "object",
+            "required": ["model", "tokenizer_class", "chat_template"],
+            "description": "vLLM's /tokenizer_info: the tokenizer_config.json facts a client needs to tokenize as the server does.",
+            "properties": {
+                "model": {"type": "string"},
+                "tokenizer_class": {"type": "string"},
+                "model_max_length": {"type": "integer"},
+                "bos_token": {"type": "string"},
+                "bos_token_id": {"type": "integer"},
+                "eos_token": {"type": "string"},
+                "eos_token_id": {"type": "integer"},
+                "chat_template": {"type": "string", "description": "The template the server renders chats with."},
+            },
         },
         "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
         "Ready": {
@@ -363,6 +393,189 @@ def _get_operation(operation_id, summary, tag, response_name, statuses, secured,
 
 def _model_id_parameter(description):
     return {"name": "model_id", "in": "path", "required": True, "description": description, "schema": _ref("ModelId")}
+
+
+def _add_root_token_routes(paths, schemas, secured):
+    """vLLM's root routes: /tokenize and /detokenize take a body without `model` (the default model)."""
+    for name in ("TokenizeRequest", "DetokenizeRequest"):
+        optional_model = copy.deepcopy(schemas[name])
+        optional_model["required"] = [field for field in optional_model["required"] if field != "model"]
+        schemas[f"Root{name}"] = optional_model
+    for path, operation_id, request, response in (
+        ("/tokenize", "tokenizeDefaultModel", "RootTokenizeRequest", "Tokens"),
+        ("/detokenize", "detokenizeDefaultModel", "RootDetokenizeRequest", "Detokenized"),
+    ):
+        summary = f"{path} as vLLM serves it; without `model`, the first model that tokenizes"
+        paths[path] = {"post": _post_operation(operation_id, summary, "tokens", request, response, secured, False)}
+    model = {"name": "model", "in": "query", "required": False, "schema": _ref("ModelId")}
+    paths["/tokenizer_info"] = {
+        "get": _get_operation(
+            "tokenizerInfo",
+            "vLLM's tokenizer facts of a model (default: the first that tokenizes)",
+            "tokens",
+            "TokenizerInfo",
+            ("400", "404", "503"),
+            secured,
+            [model],
+        )
+    }
+    if secured:  # they need the key, as the API routes do
+        for path in ("/tokenize", "/detokenize", "/tokenizer_info"):
+            for operation in paths[path].values():
+                operation["security"] = [{"apiKey": []}]
+
+
+def _add_anthropic_routes(paths, schemas, prefix, secured):
+    """Anthropic's Messages API: its answers, and its own error object and statuses (529: overloaded)."""
+    error = {
+        "title": "Anthropic error object",
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {
+                    "type": {"type": "string", "description": "e.g. invalid_request_error, not_found_error."},
+                    "message": {"type": "string", "description": "What went wrong, naming the field."},
+                },
+            },
+        },
+    }
+    schemas["AnthropicError"] = error
+    schemas["AnthropicMessage"] = {
+        "type": "object",
+        "required": ["id", "type", "role", "model", "content", "stop_reason", "usage"],
+        "description": "Anthropic's Message: content blocks (thinking, text, tool_use), stop_reason, usage. With "
+        '"stream": true, Anthropic\'s named events: message_start, ping, content_block_start/delta/stop, '
+        "message_delta, message_stop (an `error` event ends a failed stream).",
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"const": "message"},
+            "role": {"const": "assistant"},
+            "model": {"type": "string"},
+            "content": {"type": "array", "items": {"type": "object"}},
+            "stop_reason": {"enum": ["end_turn", "max_tokens", "stop_sequence", "tool_use"]},
+            "stop_sequence": {"type": ["string", "null"]},
+            "usage": {"type": "object"},
+        },
+    }
+    schemas["InputTokens"] = {
+        "type": "object",
+        "required": ["input_tokens"],
+        "properties": {"input_tokens": {"type": "integer", "minimum": 0}},
+    }
+    statuses = {**ERROR_STATUSES, "529": "Overloaded: at capacity (see Retry-After)."}
+    statuses["503"] = "The model is loading or restarting, or the server is draining."
+    if secured:
+        statuses["401"] = "Missing or incorrect API key (Authorization: Bearer, or x-api-key)."
+    errors = {status: {"description": text, "content": _json("AnthropicError")} for status, text in statuses.items()}
+    for path, operation_id, summary, request, response, streams in (
+        (
+            "messages",
+            "createMessage",
+            "Anthropic Messages (unary or streamed)",
+            "AnthropicMessagesRequest",
+            "AnthropicMessage",
+            True,
+        ),
+        (
+            "messages/count_tokens",
+            "countMessageTokens",
+            "Anthropic's token count of a Messages request",
+            "AnthropicCountTokensRequest",
+            "InputTokens",
+            False,
+        ),
+    ):
+        operation = _post_operation(operation_id, summary, "anthropic", request, response, secured, streams)
+        operation["responses"] = {"200": operation["responses"]["200"], **errors}
+        if secured:
+            operation["security"] = [{"apiKey": []}]
+        paths[f"{prefix}/{path}"] = {"post": operation}
+
+
+def _add_responses_routes(paths, schemas, prefix, secured):
+    """OpenAI's Responses API: create (unary or typed events), and the stored responses."""
+    item = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string"}, "id": {"type": "string"}},
+    }
+    schemas["Response"] = {
+        "type": "object",
+        "required": ["id", "object", "created_at", "status", "model", "output", "usage"],
+        "description": 'OpenAI\'s response object. With "stream": true, typed events (`event: <type>`, `data` with '
+        "`type` and `sequence_number`): response.created, response.in_progress, response.output_item.added, "
+        "response.content_part.added, response.output_text.delta/.done, response.reasoning_text.delta/.done, "
+        "response.function_call_arguments.delta/.done, response.content_part.done, response.output_item.done, then "
+        "response.completed or response.incomplete (after an error: `error`, then response.failed).",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "response"},
+            "created_at": {"type": "integer"},
+            "status": {"enum": ["completed", "incomplete", "in_progress", "failed"]},
+            "incomplete_details": {"type": ["object", "null"]},
+            "model": {"type": "string"},
+            "output": {"type": "array", "items": item, "description": "reasoning, message and function_call items."},
+            "usage": {"type": ["object", "null"]},
+            "previous_response_id": {"type": ["string", "null"]},
+            "store": {"type": "boolean"},
+        },
+    }
+    schemas["ResponseDeleted"] = {
+        "type": "object",
+        "required": ["id", "object", "deleted"],
+        "properties": {"id": {"type": "string"}, "object": {"const": "response"}, "deleted": {"const": True}},
+    }
+    schemas["ResponseInputItems"] = {
+        "type": "object",
+        "required": ["object", "data", "first_id", "last_id", "has_more"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "first_id": {"type": ["string", "null"]},
+            "last_id": {"type": ["string", "null"]},
+            "has_more": {"type": "boolean"},
+        },
+    }
+    response_id = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    page = [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+        {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"]}},
+        {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+    ]
+    create = _post_operation(
+        "createResponse", "OpenAI Responses (unary or streamed)", "generation", "ResponsesRequest", "Response", secured
+    )
+    create["responses"]["404"] = {"$ref": "#/components/responses/404"}  # also: an unknown previous_response_id
+    stored = ("404",)
+    paths[f"{prefix}/responses"] = {"post": create}
+    paths[prefix + "/responses/{response_id}"] = {
+        "get": _get_operation(
+            "getResponse", "A stored response", "responses", "Response", stored, secured, [response_id]
+        ),
+        "delete": _get_operation(
+            "deleteResponse", "Delete a stored response", "responses", "ResponseDeleted", stored, secured, [response_id]
+        ),
+    }
+    paths[prefix + "/responses/{response_id}/input_items"] = {
+        "get": _get_operation(
+            "listResponseInputItems",
+            "The conversation items before a stored response's output",
+            "responses",
+            "ResponseInputItems",
+            ("400", "404"),
+            secured,
+            [response_id, *page],
+        )
+    }
 
 
 def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
@@ -514,6 +727,20 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
                 streams=False,
             )
         }
+    if f"{prefix}/tokenize" in paths:
+        _add_root_token_routes(paths, schemas, secured)
+    paths["/health"] = {
+        "get": {
+            "operationId": "health",
+            "summary": "vLLM's probe: 200 (empty body) when every model is loaded and not draining, else 503",
+            "tags": ["health"],
+            "responses": {"200": {"description": "Ready."}, "503": {"description": "Not ready."}},
+        }
+    }
+    if "messages.json" in SCHEMAS and "count_tokens.json" in SCHEMAS:
+        _add_anthropic_routes(paths, schemas, prefix, secured)
+    if "responses.json" in SCHEMAS:
+        _add_responses_routes(paths, schemas, prefix, secured)
     # Not ready: 503 with the same body shape as 200.
     paths["/v2/health/ready"]["get"]["responses"]["503"] = {"description": "Not ready.", "content": _json("Ready")}
     paths["/v2/models/{model_id}/ready"]["get"]["responses"]["503"] = {
@@ -544,7 +771,8 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             "version": _version(),
             "summary": "OpenAI-compatible model server on OpenVINO.",
             "description": "Chat and text completions (unary and server-sent events), model listing, and KServe-style "
-            'health. Every error is an OpenAI error object: {"error": {message, type, param, code}}.',
+            'health. Every error is an OpenAI error object: {"error": {message, type, param, code}}; on '
+            'Anthropic\'s Messages routes, Anthropic\'s: {"type": "error", "error": {type, message}}.',
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": copy.deepcopy(servers) if servers else [{"url": "/", "description": "This server."}],
@@ -554,6 +782,8 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
             {"name": "tokens"},
             {"name": "models"},
             {"name": "health"},
+            {"name": "anthropic"},
+            {"name": "responses"},
         ],
         "paths": paths,
         "components": components,

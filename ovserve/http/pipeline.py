@@ -9,22 +9,26 @@ from ovserve.errors import NotReady
 from ovserve.http import metrics
 from ovserve.http.body import read_json
 from ovserve.http.exchange import Exchange, StreamBody
+from ovserve.protocol.api import ApiContext
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class Pipeline:
-    def __init__(self, registry, options):
+    def __init__(self, registry, options, context=None):
         self.registry = registry
         self.options = options
+        self.context = context or ApiContext()  # given to the Apis that take it (Api.takes_context)
         self._served_names = frozenset(registry.names())
 
     def answer(self, req, resp, api):
-        record = metrics.RequestRecord(metrics.METHODS[api.capability], req.context.started, self._served_names)
+        method = api.method or metrics.METHODS[api.capability]
+        record = metrics.RequestRecord(method, req.context.started, self._served_names)
         try:
             body = read_json(req, self.options.max_body_bytes)
             record.model(body)
-            call = api.parse(body, req.context.request_id)
+            context = (self.context,) if api.takes_context else ()
+            call = api.parse(body, req.context.request_id, *context)
             servable = self.registry.require(call.model, api.capability)
             if self.options.is_draining():
                 raise NotReady("The server is shutting down; send the request to another replica or retry later.")

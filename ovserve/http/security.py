@@ -1,9 +1,10 @@
 """API keys and CORS.
 
-When keys are configured, every request needs `Authorization: Bearer KEY` (401 in OpenAI's shape
-otherwise), except on the routes given as open: the health probes. The check asks the app's own
-router which resource a path reaches, so no spelling of a path (`//v3/...`, `/%2Fv3/...`, a trailing
-slash) can reach a resource that the check did not see; a path that reaches nothing (a sink, an
+When keys are configured, every request needs `Authorization: Bearer KEY` or `x-api-key: KEY` (as
+Anthropic's clients send it; 401 in the route's API's error shape otherwise), except on the routes
+given as open: the health probes (/v2/health/*, vLLM's /health). The check asks the app's own router
+which resource a path reaches, so no spelling of a path (`//v3/...`, `/%2Fv3/...`, a trailing slash)
+can reach a resource that the check did not see; a path that reaches nothing (a sink, an
 unknown route) needs the key too. CORS preflights are answered before the check (browsers send them
 without credentials). Keys are compared in constant time.
 """
@@ -50,10 +51,17 @@ class ApiKeyMiddleware:
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Missing API key: send 'Authorization: Bearer YOUR_KEY'.")
+            # Anthropic's clients send their key as x-api-key.
+            token = req.get_header("X-Api-Key") or ""
+        if not token.strip():
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer YOUR_KEY' or 'x-api-key: YOUR_KEY'.")
         given = token.strip().encode()
         if not any(hmac.compare_digest(given, key) for key in self._keys):
             raise Unauthorized("Incorrect API key provided.")
+
+
+# Offered when a preflight names no headers: OpenAI's and Anthropic's clients' own.
+_ALLOWED_HEADERS = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, x-request-id"
 
 
 class CorsMiddleware:
@@ -71,7 +79,7 @@ class CorsMiddleware:
             resp.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
             resp.set_header(
                 "Access-Control-Allow-Headers",
-                req.get_header("Access-Control-Request-Headers") or "Authorization, Content-Type",
+                req.get_header("Access-Control-Request-Headers") or _ALLOWED_HEADERS,
             )
             resp.set_header("Access-Control-Max-Age", "600")
             resp.complete = True

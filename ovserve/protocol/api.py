@@ -9,9 +9,17 @@ Anthropic Messages) is one more such module, its own writer and error object inc
 """
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from ovserve.protocol.errors import openai_error
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What the server keeps across requests, for the Apis whose parse needs more than the body
+    (Api.takes_context): the Responses API reads earlier responses from its store, and its writer saves."""
+
+    responses_store: object = None  # a ResponsesStore (ovserve/protocol/responses_store.py)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,11 @@ class Api:
     # (servable, graph input) -> a Generation, or a one-answer request (result(), close()).
     start: Callable
     error_body: Callable = openai_error  # OvserveError -> this API's error object, for every error answer
+    # OvserveError -> the HTTP status of its answer, where the API has statuses of its own (Anthropic's 529).
+    error_status: Callable = lambda error: error.status
+    # The metrics' `method` label when it is not the capability's (an API translated to another's input).
+    method: Optional[str] = None
+    takes_context: bool = False  # parse is (body, request id, ApiContext)
 
 
 @dataclass(frozen=True)

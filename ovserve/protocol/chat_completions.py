@@ -4,6 +4,7 @@ chat generation, written as a chat.completion or a stream of chat.completion.chu
 from ovserve.graph.servable import Servable
 from ovserve.protocol.api import Api, Call
 from ovserve.protocol.choices import ChoicesWriter
+from ovserve.protocol.prompt_logprobs import PromptLogprobsCollector
 from ovserve.protocol.requests import parse_chat
 
 
@@ -46,10 +47,24 @@ def tool_call_chunks(calls):
     return chunks
 
 
+def reasoning_fields(text):
+    """Thinking under both names clients read: vLLM renamed reasoning_content to reasoning, and Dify,
+    LiteLLM and Open WebUI read one or the other."""
+    return {"reasoning_content": text, "reasoning": text}
+
+
 class ChatWriter(ChoicesWriter):
     id_prefix = "chatcmpl-"
     unary_object = "chat.completion"
     chunk_object = "chat.completion.chunk"
+
+    def __init__(self, *args, prompt_logprobs=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prompt_logprobs = PromptLogprobsCollector(prompt_logprobs)  # vLLM's, at choice level
+
+    def _collect(self, delta):
+        self._prompt_logprobs.add(delta)
+        super()._collect(delta)
 
     def opening(self, counts):
         first = [
@@ -57,6 +72,9 @@ class ChatWriter(ChoicesWriter):
             for index in range(self.n)
         ]
         return [self._chunk(first)]
+
+    def _usage(self, counts):
+        return dict(super()._usage(counts), completion_tokens_details={"reasoning_tokens": counts.reasoning_tokens})
 
     def _unary_choice(self, index, choice):
         message = {"role": "assistant", "content": choice.text}
@@ -66,15 +84,21 @@ class ChatWriter(ChoicesWriter):
                 "content": choice.text or None,
                 "tool_calls": tool_call_objects(choice.tool_calls),
             }
+        if choice.reasoning:
+            message.update(reasoning_fields(choice.reasoning))
         logprobs = chat_logprobs(choice.logprobs, self.top_logprobs) if self.logprobs else None
-        return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": choice.finish_reason}
+        unary = {"index": index, "message": message, "logprobs": logprobs, "finish_reason": choice.finish_reason}
+        return self._prompt_logprobs.into(unary, index)
 
     def _content_choice(self, delta):
         content = {"content": delta.text} if delta.text or delta.logprobs else {}
+        if delta.reasoning:
+            content.update(reasoning_fields(delta.reasoning))
         if delta.tool_calls:
             content["tool_calls"] = tool_call_chunks(delta.tool_calls)
         logprobs = chat_logprobs(delta.logprobs, self.top_logprobs) if self.logprobs and delta.logprobs else None
-        return {"index": delta.index, "delta": content, "logprobs": logprobs, "finish_reason": None}
+        chunk = {"index": delta.index, "delta": content, "logprobs": logprobs, "finish_reason": None}
+        return self._prompt_logprobs.into_chunk(chunk, delta)
 
     def _finish_choice(self, index, finish_reason):
         return {"index": index, "delta": {}, "logprobs": None, "finish_reason": finish_reason}
@@ -83,7 +107,14 @@ class ChatWriter(ChoicesWriter):
 def parse_chat_call(body, request_id=""):
     model, chat_input, stream = parse_chat(body, request_id)
     params = chat_input.params
-    writer = ChatWriter(model, chat_input.choices, params.logprobs, params.top_logprobs, stream.include_usage)
+    writer = ChatWriter(
+        model,
+        chat_input.choices,
+        params.logprobs,
+        params.top_logprobs,
+        stream.include_usage,
+        prompt_logprobs=params.prompt_logprobs is not None,
+    )
     return Call(model, chat_input, writer, stream.stream)
 
 

@@ -26,6 +26,7 @@ class CollectedChoice:
     """What a unary answer has gathered of one choice."""
 
     texts: list = field(default_factory=list)
+    reasonings: list = field(default_factory=list)
     logprobs: list = field(default_factory=list)  # TokenLogprob
     tool_calls: list = field(default_factory=list)  # ToolCallDelta pieces
     finish_reason: Optional[str] = None
@@ -33,6 +34,10 @@ class CollectedChoice:
     @property
     def text(self):
         return "".join(self.texts)
+
+    @property
+    def reasoning(self):
+        return "".join(self.reasonings)
 
 
 class ChoicesWriter(GenerationWriter):
@@ -54,27 +59,31 @@ class ChoicesWriter(GenerationWriter):
 
     def body(self, counts):
         choices = [self._unary_choice(index, choice) for index, choice in enumerate(self._collected)]
-        return dict(self._envelope(self.unary_object, choices), usage=usage(counts))
+        return dict(self._envelope(self.unary_object, choices), usage=self._usage(counts))
 
     def opening(self, counts):
         return []
 
     def chunks(self, deltas):
-        contents = [self._content_choice(d) for d in deltas if d.text or d.logprobs or d.tool_calls]
+        contents = [self._content_choice(d) for d in deltas if d.text or d.reasoning or d.logprobs or d.tool_calls]
         finishes = [self._finish_choice(d.index, d.finish_reason) for d in deltas if d.finish_reason]
         return [self._chunk(choices) for choices in (contents, finishes) if choices]
 
     def closing(self, counts):
         if not self.include_usage:
             return [sse.DONE]
-        return [sse.event(dict(self._envelope(self.chunk_object, []), usage=usage(counts))), sse.DONE]
+        return [sse.event(dict(self._envelope(self.chunk_object, []), usage=self._usage(counts))), sse.DONE]
 
     def failed(self, error):
         return [sse.event(openai_error(error)), sse.DONE]
 
+    def _usage(self, counts):
+        return usage(counts)
+
     def _collect(self, delta):
         choice = self._collected[delta.index]
         choice.texts.append(delta.text)
+        choice.reasonings.append(delta.reasoning)
         choice.logprobs.extend(delta.logprobs)
         choice.tool_calls.extend(delta.tool_calls)
         if delta.finish_reason:

@@ -1,6 +1,7 @@
 """OpenAI request bodies -> the graph's typed inputs."""
 
 import json
+import re
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest
@@ -55,13 +56,44 @@ def _stop_strings(value):
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _structured_output(value):
+def _response_format(value):
     if not value or value["type"] == "text":
         return None
     if value["type"] == "json_object":
         return ("json_object", None)
     schema = value["json_schema"].get("schema") or {"type": "object"}
     return ("json_schema", json.dumps(schema))
+
+
+def _structured_outputs(body):
+    """vLLM's structured_outputs (and its older guided_* fields) -> ("regex", pattern) or ("json_schema", text)."""
+    given = {key: value for key, value in (body.get("structured_outputs") or {}).items() if value is not None}
+    for old in ("regex", "choice", "json"):
+        if body.get("guided_" + old) is not None:
+            given.setdefault(old, body["guided_" + old])
+    if not given:
+        return None
+    if len(given) > 1:
+        raise InvalidRequest(
+            f"structured_outputs takes one of regex, choice or json, not {' and '.join(sorted(given))}.",
+            param="structured_outputs",
+        )
+    (kind, value), param = next(iter(given.items())), f"structured_outputs.{next(iter(given))}"
+    if kind == "json":
+        return ("json_schema", json.dumps(value if isinstance(value, dict) else {}))
+    pattern = value if kind == "regex" else "|".join(re.escape(option) for option in value)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidRequest(f"the regular expression does not compile: {exc}.", param=param) from None
+    return ("regex", pattern)
+
+
+def _structured_output(body):
+    response_format, constraint = _response_format(body.get("response_format")), _structured_outputs(body)
+    if response_format and constraint:
+        raise InvalidRequest("Set response_format or structured_outputs, not both.", param="structured_outputs")
+    return response_format or constraint
 
 
 def _sampling(
@@ -103,8 +135,22 @@ def _sampling(
         logprobs=logprobs,
         top_logprobs=top_logprobs,
         top_logprobs_param=top_logprobs_param,
-        structured_output=_structured_output(body.get("response_format")),
+        structured_output=_structured_output(body),
+        prompt_logprobs=_prompt_logprobs(body),
     )
+
+
+def _prompt_logprobs(body):
+    """vLLM's prompt_logprobs: 0 (each prompt token's own log-probability) is what the engine can give."""
+    value = body.get("prompt_logprobs")
+    if value not in (None, 0):
+        raise InvalidRequest(
+            f"'prompt_logprobs' is {value}; this server reports each prompt token's own log-probability only, "
+            "not the most likely alternatives (the engine doesn't give them): use 0.",
+            param="prompt_logprobs",
+            code="unsupported_value",
+        )
+    return value
 
 
 def _stream_options(body):
@@ -177,6 +223,9 @@ def _messages(body):
         flattened["content"] = _message_text(message, index)
         if message.get("tool_calls"):
             flattened["tool_calls"] = _template_tool_calls(message["tool_calls"])
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if reasoning and message["role"] == "assistant":
+            flattened["reasoning_content"] = reasoning  # the name reasoning templates (Qwen3, R1) read
         if message["role"] == "tool" and "tool_call_id" not in message:
             raise InvalidRequest(
                 "A 'tool' message needs the 'tool_call_id' it answers.",
@@ -200,6 +249,17 @@ def _template_kwargs(body):
                 code="invalid_value",
             )
     return tuple(kwargs.items())
+
+
+def _thinking(body):
+    """ChatInput's thinking switches from chat's two ways to say them: reasoning_effort (OpenAI) and
+    chat_template_kwargs.enable_thinking (Qwen3's template variable, as vLLM passes it)."""
+    effort = body.get("reasoning_effort")
+    enable = (body.get("chat_template_kwargs") or {}).get("enable_thinking")
+    thinking = None if enable is None else bool(enable)
+    if effort in ("none", "minimal"):
+        thinking, effort = False if thinking is None else thinking, None
+    return {"thinking": thinking, "reasoning_effort": effort}
 
 
 def _tool_choice(body, tools):
@@ -242,6 +302,10 @@ def parse_chat(body, request_id=""):
         )
     if tool_choice not in ("none", "auto") and body.get("response_format") not in (None, {"type": "text"}):
         raise InvalidRequest("A forced tool_choice can't be combined with response_format.", param="response_format")
+    if tool_choice not in ("none", "auto") and _structured_outputs(body):
+        raise InvalidRequest(
+            "A forced tool_choice can't be combined with structured_outputs.", param="structured_outputs"
+        )
     chat_input = ChatInput(
         tuple(messages),
         _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
@@ -253,6 +317,7 @@ def parse_chat(body, request_id=""):
         documents=tuple(body.get("documents") or ()),
         template_kwargs=_template_kwargs(body),
         request_id=request_id,
+        **_thinking(body),
     )
     return body["model"], chat_input, _stream_options(body)
 
@@ -276,6 +341,10 @@ def parse_completion(body, request_id=""):
         body, body.get("max_tokens"), logprobs is not None, logprobs or 0, top_logprobs_param="logprobs"
     )
     echo = bool(body.get("echo"))
+    if body.get("max_tokens") == 0 and not echo:
+        raise InvalidRequest(
+            "'max_tokens' is 0, which only scores the prompt: it needs 'echo': true.", param="max_tokens"
+        )
     inputs = tuple(
         CompletionInput(text, sampling, echo=echo, request_id=request_id, prompt_ids=ids)
         for text, ids in _prompts(body["prompt"])
@@ -293,6 +362,8 @@ def parse_tokenize(body):
             tuple(_messages(body)),
             tools=tools,
             add_generation_prompt=True if add_generation_prompt is None else add_generation_prompt,
+            template_kwargs=_template_kwargs(body),
+            **_thinking(body),
         )
         return body["model"], chat_input, None, False
     add_special_tokens = body.get("add_special_tokens")

@@ -16,6 +16,9 @@ _SCHEMA_FILES = (
     "detokenize.json",
     "embeddings.json",
     "rerank.json",
+    "messages.json",
+    "count_tokens.json",
+    "responses.json",
 )
 
 
@@ -43,7 +46,17 @@ def _validator(name):
 
 VALIDATORS = {
     name: _validator(f"{name}.json")
-    for name in ("chat_completions", "completions", "tokenize", "detokenize", "embeddings", "rerank")
+    for name in (
+        "chat_completions",
+        "completions",
+        "tokenize",
+        "detokenize",
+        "embeddings",
+        "rerank",
+        "messages",
+        "count_tokens",
+        "responses",
+    )
 }
 
 

@@ -6,7 +6,9 @@ the app, find the same engines as the supervisor started.
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from ovserve.protocol.responses_store import StoreOptions
 
 ENVIRONMENT_VARIABLE = "OVSERVE_RUNTIME_PLAN"
 
@@ -20,6 +22,7 @@ class RuntimePlan:
     api_key_file: str = ""  # one key per line; OVSERVE_API_KEY adds one more
     cors_origins: tuple = ()
     client_write_timeout_seconds: float = 30.0  # drop a streaming client whose writes block this long
+    responses_store: StoreOptions = StoreOptions()  # the Responses API's store, shared by every worker
 
     def to_environment(self):
         sockets = [[servable, node, path] for (servable, node), path in self.engine_sockets.items()]
@@ -32,6 +35,7 @@ class RuntimePlan:
                 "api_key_file": self.api_key_file,
                 "cors_origins": list(self.cors_origins),
                 "client_write_timeout_seconds": self.client_write_timeout_seconds,
+                "responses_store": asdict(self.responses_store),
             }
         )
 
@@ -47,6 +51,7 @@ class RuntimePlan:
             data["api_key_file"],
             tuple(data["cors_origins"]),
             client_write_timeout_seconds=data["client_write_timeout_seconds"],
+            responses_store=StoreOptions(**data["responses_store"]),
         )
 
     def is_draining(self):

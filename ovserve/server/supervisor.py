@@ -19,6 +19,7 @@ from pathlib import Path
 from ovserve.config.loader import load_server_config
 from ovserve.graph.registry import ServableRegistry
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
+from ovserve.protocol.responses_store import StoreOptions
 from ovserve.server.plan import ENVIRONMENT_VARIABLE, ConnectionLimits, RuntimePlan
 from ovserve.server.runtime_folder import create_runtime_folder, remove_stale_runtime_folders
 
@@ -143,6 +144,7 @@ class Supervisor:
         follow_up_window_ms=50,
         client_write_timeout_seconds=30.0,
         connection_limits=None,
+        responses_store=None,
     ):
         self.config_path = config_path
         connection_limits = connection_limits or ConnectionLimits()
@@ -155,6 +157,7 @@ class Supervisor:
         self.watchdog_seconds = watchdog_seconds
         self.follow_up_window_ms = follow_up_window_ms
         self.client_write_timeout_seconds = client_write_timeout_seconds
+        self.responses_store = responses_store or StoreOptions()
         self.connection_limits = connection_limits
         self.api_key_file = str(Path(api_key_file).resolve()) if api_key_file else ""
         self.cors_origins = tuple(cors_origins)
@@ -209,6 +212,7 @@ class Supervisor:
             self.api_key_file,
             self.cors_origins,
             client_write_timeout_seconds=self.client_write_timeout_seconds,
+            responses_store=self.responses_store,
         )
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)

@@ -40,6 +40,7 @@ def build_worker_app():
         api_keys=load_api_keys(plan.api_key_file or None),
         cors_origins=plan.cors_origins,
         bound_stream_writes=lambda body, sock: runtime.bound_writes(body, sock, plan.client_write_timeout_seconds),
+        responses_store=plan.responses_store,
     )
     return create_app(registry, options)
 

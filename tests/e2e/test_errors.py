@@ -49,7 +49,12 @@ def test_malformed_json_and_wrong_content_type(http, base_url):
     assert_openai_error(
         http.post(base_url + CHAT, data=b"\xff\xfe{}", headers={"Content-Type": "application/json"}), 400
     )
+    # curl's form type is read as JSON (as OVMS does): this one isn't JSON. text/plain is refused.
+    assert_openai_error(
+        http.post(base_url + CHAT, data=b"model=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 400
+    )
     assert_openai_error(http.post(base_url + CHAT, data=b"model=x", headers={"Content-Type": "text/plain"}), 415)
+    assert_openai_error(http.post(base_url + CHAT, data=b"model=x", headers={"Content-Type": "application/xml"}), 415)
 
 
 def test_unknown_model_is_404_listing_served_models(client):

@@ -47,6 +47,7 @@ CHAT = "/v3/chat/completions"
 COMPLETIONS = "/v3/completions"
 TOKENIZE = "/v3/tokenize"
 DETOKENIZE = "/v3/detokenize"
+ROOT_TOKENIZE, ROOT_DETOKENIZE = "/tokenize", "/detokenize"  # vLLM's routes: `model` may be left out
 EMBEDDINGS = "/v3/embeddings"
 HELLO = [{"role": "user", "content": "Hi"}]
 
@@ -60,8 +61,12 @@ ROUTE_KINDS = {
     "/detokenize": "detokenize",
     "/embeddings": "embeddings",
     "/rerank": "rerank",
+    "/responses": "responses",
+    "/messages": "messages",
+    "/messages/count_tokens": "count_tokens",
 }
-GENERATING = ("chat_completions", "completions")
+GENERATING = ("chat_completions", "completions", "responses", "messages")
+ANTHROPIC_KINDS = ("messages", "count_tokens")  # their errors have Anthropic's shape, not OpenAI's
 
 
 def _kind(path):
@@ -74,10 +79,12 @@ def _kind(path):
 
 def _bound_cost(body):
     """At most MAX_TOKENS_CAP new tokens and 2 choices: a generated max_tokens may ask for the whole context."""
-    for field in ("max_tokens", "max_completion_tokens"):
+    for field in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         if body.get(field) is not None:
             body[field] = min(body[field], MAX_TOKENS_CAP)
-    if body.get("max_completion_tokens") is None:
+    if "input" in body:  # a Responses request
+        body["max_output_tokens"] = min(body.get("max_output_tokens") or MAX_TOKENS_CAP, MAX_TOKENS_CAP)
+    elif body.get("max_completion_tokens") is None:
         body["max_tokens"] = min(body.get("max_tokens") or MAX_TOKENS_CAP, MAX_TOKENS_CAP)
     if body.get("n") is not None:
         body["n"] = min(body["n"], N_CAP)
@@ -95,9 +102,22 @@ def cheap_body(path, body):
     return body
 
 
+def anthropic_error_on_4xx(response):
+    """A 4xx of the Anthropic routes carries Anthropic's error object."""
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        raise AssertionError(f"{response.status_code} without a JSON body: {response.content[:300]!r}") from None
+    assert isinstance(payload, dict) and payload.get("type") == "error", payload
+    error = payload["error"]
+    assert set(error) == {"type", "message"} and isinstance(error["message"], str) and error["message"], payload
+
+
 def openai_error_on_4xx(ctx, response, case):
-    """Every 4xx carries OpenAI's error object."""
-    if 400 <= response.status_code < 500:
+    """Every 4xx carries OpenAI's error object (Anthropic's on the Anthropic routes)."""
+    if 400 <= response.status_code < 500 and _kind(case.operation.path) in ANTHROPIC_KINDS:
+        anthropic_error_on_4xx(response)
+    elif 400 <= response.status_code < 500:
         try:
             error = json.loads(response.content)["error"]
         except (ValueError, KeyError, TypeError):
@@ -219,8 +239,8 @@ def _malformed_bodies():
             (f"{short}-bom", path, b"\xef\xbb\xbf" + valid),
             (f"{short}-null-model", path, _valid(path).replace(f'"{LIMITED_MODEL}"', "null").encode()),
         ]
-    for path in (TOKENIZE, DETOKENIZE):
-        short = path.rsplit("/", 1)[1]
+    for path in (TOKENIZE, DETOKENIZE, ROOT_TOKENIZE, ROOT_DETOKENIZE):
+        short = path.rsplit("/", 1)[1] if path.startswith("/v3/") else "root" + path.replace("/", "-")
         cases += [
             (f"{short}-random-bytes", path, rng.randbytes(256)),
             (f"{short}-truncated", path, b'{"model": "smollm2-limited", "tok'),
@@ -281,6 +301,12 @@ ODD = [
     ("detokenize-beyond-vocabulary", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [2**31 - 1]})),
     ("detokenize-many-tokens", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": [0] * 100000})),
     ("detokenize-no-tokens", DETOKENIZE, json.dumps({"model": LIMITED_MODEL, "tokens": []})),
+    ("root-tokenize-null-model", ROOT_TOKENIZE, json.dumps({"model": None, "prompt": "Hi"})),
+    ("root-tokenize-messages-no-model", ROOT_TOKENIZE, json.dumps({"messages": HELLO})),
+    ("root-tokenize-token-strs", ROOT_TOKENIZE, json.dumps({"prompt": "Hi", "return_token_strs": "yes"})),
+    ("root-tokenize-unknown-model", ROOT_TOKENIZE, json.dumps({"model": "nope", "prompt": "Hi"})),
+    ("root-detokenize-beyond-vocabulary", ROOT_DETOKENIZE, json.dumps({"tokens": [2**31 - 1]})),
+    ("root-detokenize-json-array-model", ROOT_DETOKENIZE, json.dumps({"model": [], "tokens": [1]})),
 ]
 
 
@@ -299,6 +325,79 @@ def assert_openai_4xx(response, label):
 def test_malformed_body_is_a_4xx_with_an_openai_error(http, base_url, label, path, raw):
     response = http.post(base_url + path, data=raw, headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
     assert_openai_4xx(response, label)
+
+
+MESSAGES, COUNT_TOKENS = "/v1/messages", "/v1/messages/count_tokens"
+_MESSAGES_VALID = json.dumps({"model": LIMITED_MODEL, "max_tokens": 2, "messages": HELLO})
+# Malformed and odd bodies on Anthropic's routes: a 4xx in Anthropic's shape, or an answer; never a 5xx.
+ANTHROPIC_BODIES = [
+    ("messages-random-bytes", MESSAGES, random.Random(SEED).randbytes(256)),
+    ("messages-truncated", MESSAGES, _MESSAGES_VALID[:20].encode()),
+    ("messages-empty", MESSAGES, b""),
+    ("messages-json-array", MESSAGES, b"[]"),
+    ("messages-nested-arrays-100000", MESSAGES, b"[" * 100000 + b"]" * 100000),
+    ("messages-nan-temperature", MESSAGES, (_MESSAGES_VALID[:-1] + ', "temperature": NaN}').encode()),
+    ("messages-huge-int-top-k", MESSAGES, (_MESSAGES_VALID[:-1] + ', "top_k": ' + "9" * 5000 + "}").encode()),
+    ("messages-escaped-surrogate", MESSAGES, _MESSAGES_VALID.replace('"Hi"', '"a\\ud800b"').encode()),
+    (
+        "messages-unknown-block",
+        MESSAGES,
+        json.dumps(
+            {**json.loads(_MESSAGES_VALID), "messages": [{"role": "user", "content": [{"type": "wat"}]}]}
+        ).encode(),
+    ),
+    (
+        "messages-tool-result-in-assistant",
+        MESSAGES,
+        json.dumps(
+            {
+                **json.loads(_MESSAGES_VALID),
+                "messages": [{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "x"}]}],
+            }
+        ).encode(),
+    ),
+    (
+        "messages-only-tool-result",
+        MESSAGES,
+        json.dumps(
+            {
+                **json.loads(_MESSAGES_VALID),
+                "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}],
+            }
+        ).encode(),
+    ),
+    (
+        "messages-empty-blocks",
+        MESSAGES,
+        json.dumps({**json.loads(_MESSAGES_VALID), "messages": [{"role": "user", "content": []}]}).encode(),
+    ),
+    (
+        "messages-forced-tool-odd-schema",
+        MESSAGES,
+        json.dumps(
+            {
+                **json.loads(_MESSAGES_VALID),
+                "tools": [{"name": "f", "input_schema": {"type": "string"}}],
+                "tool_choice": {"type": "any"},
+            }
+        ).encode(),
+    ),
+    ("messages-unknown-model", MESSAGES, _MESSAGES_VALID.replace(LIMITED_MODEL, "no/such").encode()),
+    ("count-tokens-random-bytes", COUNT_TOKENS, random.Random(SEED + 1).randbytes(64)),
+    (
+        "count-tokens-escaped-surrogate",
+        COUNT_TOKENS,
+        json.dumps({"model": LIMITED_MODEL, "messages": HELLO}).replace('"Hi"', '"\\udc00"').encode(),
+    ),
+]
+
+
+@pytest.mark.parametrize("label,path,raw", ANTHROPIC_BODIES, ids=[case[0] for case in ANTHROPIC_BODIES])
+def test_anthropic_route_bodies_are_never_a_5xx(http, base_url, label, path, raw):
+    response = http.post(base_url + path, data=raw, headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    assert response.status_code < 500, (label, response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        anthropic_error_on_4xx(response)
 
 
 @pytest.mark.parametrize("label,path,raw", ODD, ids=[case[0] for case in ODD])
@@ -330,6 +429,25 @@ def test_odd_content_types_are_4xx(base_url, content_type):
     assert 200 <= status < 500, (content_type, status, payload[:300])
     if status >= 400:
         assert set(json.loads(payload)["error"]) == {"message", "type", "param", "code"}
+
+
+ODD_QUERIES = {
+    "none": "",
+    "empty-model": "?model=",
+    "unknown-model": "?model=nope",
+    "nul-model": "?model=%00",
+    "long-model": "?model=" + "x" * 2000,
+    "two-models": "?model=a&model=b",
+}
+
+
+@pytest.mark.parametrize("query", ODD_QUERIES.values(), ids=ODD_QUERIES.keys())
+def test_vllm_get_probes_with_odd_queries_are_never_a_5xx(http, base_url, query):
+    for path in ("/tokenizer_info", "/health"):
+        response = http.get(base_url + path + query, timeout=TIMEOUT)
+        assert response.status_code < 500, (path, query, response.status_code, response.text[:300])
+        if response.status_code >= 400:
+            assert_openai_4xx(response, path + query)
 
 
 def _raw_exchange(base_url, request_bytes):

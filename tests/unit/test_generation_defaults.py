@@ -14,6 +14,7 @@ from ovserve.nodes.llm.chat_prompt import ChatPrompts
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate
 from ovserve.nodes.llm.generation_defaults import BUILT_IN, GenerationDefaults, from_generation_config
 from ovserve.nodes.llm.node import OPTIONS_SCHEMA, ContinuousBatchingLLMNode
+from ovserve.nodes.llm.output_parsing import OutputParsing
 from ovserve.nodes.llm.tokenizer import LLMTokenizer
 from ovserve.protocol.requests import parse_chat, parse_completion
 from tests.unit.conftest import copy_fixture, load_fixture
@@ -128,7 +129,7 @@ def llm_node(tmp_path, generation_config=None, **options):
     node = ContinuousBatchingLLMNode({"models_path": "model.gguf", **options}, context)
     node.client = FakeClient()
     node.tokenizer = LLMTokenizer(FakeTokenizer(), node.max_model_len, cuts_long_texts=False)
-    node.prompts = ChatPrompts(ChatTemplate(DEFAULT_CHAT_TEMPLATE), "hermes", node.schema_limits)
+    node.prompts = ChatPrompts(ChatTemplate(DEFAULT_CHAT_TEMPLATE), OutputParsing("hermes"), node.schema_limits)
     node.worker_side_loaded = True
     return node
 

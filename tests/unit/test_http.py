@@ -84,7 +84,12 @@ def test_chat_completion_unary_on_both_prefixes(client, registry, prefix):
     assert body["object"] == "chat.completion" and body["model"] == MODEL
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello!"}
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    assert body["usage"] == {
+        "prompt_tokens": 4,
+        "completion_tokens": 3,
+        "total_tokens": 7,
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     node = registry.get(MODEL).terminal
     assert node.requests[-1].messages[-1]["content"] == "Hello"
     assert node.generations[-1].close_calls == 1
@@ -169,12 +174,32 @@ def test_wrong_method_is_405_in_openai_shape(client):
     assert "GET" in error["message"]
 
 
-def test_text_plain_is_415(client):
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", None])
+def test_curls_form_type_and_no_type_are_read_as_json(client, content_type):
+    """As OVMS: `curl -d` without -H sends the form type; the body is JSON all the same."""
+    headers = {"Content-Type": content_type} if content_type else {}
     result = client.simulate_post(
-        "/v3/chat/completions", body=read_fixture("payloads", "chat_basic.json"), headers={"Content-Type": "text/plain"}
+        "/v3/chat/completions", body=read_fixture("payloads", "chat_basic.json"), headers=headers
+    )
+    assert result.status_code == 200, result.text
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data; boundary=x", "application/xml", "application/octet-stream", "text/plain"]
+)
+def test_other_content_types_are_415(client, content_type):
+    result = client.simulate_post(
+        "/v3/chat/completions", body=read_fixture("payloads", "chat_basic.json"), headers={"Content-Type": content_type}
     )
     error = assert_openai_error(result, 415)
-    assert "text/plain" in error["message"]
+    assert content_type.split(";")[0] in error["message"]
+
+
+def test_a_form_body_that_is_not_json_is_400_not_415(client):
+    result = client.simulate_post(
+        "/v3/chat/completions", body="model=x&prompt=y", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert "not valid JSON" in assert_openai_error(result, 400)["message"]
 
 
 def test_json_with_charset_and_vendor_json_types_are_accepted(client):

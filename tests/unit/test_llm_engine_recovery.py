@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ovserve.nodes.llm.messages import JSON_OBJECT_SCHEMA, GenerationRequest, GenerationSettings
+from ovserve.nodes.llm.messages import GenerationRequest, GenerationSettings
+from ovserve.nodes.llm.output_constraints import JSON_OBJECT, spec_text
 from ovserve.runtime.engine import RequestFailure
 from ovserve.runtime.messages import FailureKind
 
-BAD_SCHEMA = '{"type": 5}'
+BAD_SCHEMA = spec_text({"json_schema": {"type": 5}})
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,6 @@ def test_sampled_choices_resume_each_on_their_own(engine):
 
 
 def test_the_engine_serves_on_after_a_failed_step(engine):
-    received, outcome = run(engine, [6], submit_at={0: [(6, request(5, JSON_OBJECT_SCHEMA))]})
+    received, outcome = run(engine, [6], submit_at={0: [(6, request(5, spec_text(JSON_OBJECT)))]})
     assert outcome[6] == "finished" and len(received[6][0]) == 5
     assert not engine.has_work() or engine.stats()["live_requests"] == 0

@@ -137,6 +137,9 @@ def test_responses_include_json_and_the_error_object(document):
     for method, path, operation in operations(document):
         for status, response in operation["responses"].items():
             response = resolve(document, response["$ref"]) if "$ref" in response else response
+            if path == "/health":  # vLLM's probe answers an empty body
+                assert "description" in response and "content" not in response, status
+                continue
             assert "description" in response and "application/json" in response["content"], (method, path, status)
 
 
@@ -227,7 +230,7 @@ def test_prefix_and_security():
         "description": secured["components"]["securitySchemes"]["apiKey"]["description"],
     }
     for _method, path, operation in operations(secured):
-        if path.startswith("/v3/"):
+        if path.startswith("/v3/") or path in ("/tokenize", "/detokenize", "/tokenizer_info"):
             assert operation["security"] == [{"apiKey": []}] and "401" in operation["responses"], path
         else:
             assert "security" not in operation and "401" not in operation["responses"], path

@@ -71,7 +71,12 @@ def test_unary_chat_completion_shape():
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        "usage": {
+            "prompt_tokens": 3,
+            "completion_tokens": 2,
+            "total_tokens": 5,
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
@@ -199,7 +204,10 @@ def test_usage_chunk_only_with_include_usage(writer_class):
     *chunks, usage_chunk, done = events
     assert done == "[DONE]"
     assert usage_chunk["choices"] == []
-    assert usage_chunk["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    if writer_class is ChatWriter:
+        usage["completion_tokens_details"] = {"reasoning_tokens": 0}
+    assert usage_chunk["usage"] == usage
     assert all(chunk["usage"] is None for chunk in chunks)
 
     events = streamed(writer_class("m", 1), FakeGeneration(canned_steps(["a", "b", "c"])))

@@ -1,4 +1,4 @@
-"""Liveness and readiness, KServe v2 style.
+"""Liveness and readiness, KServe v2 style, and vLLM's `GET /health`.
 
 Liveness answers from the HTTP worker alone (it never waits for an engine). Readiness is true only
 when every servable is loaded and its engine is connected.
@@ -25,6 +25,26 @@ class ReadyResource:
         ready = not pending and not draining
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
         resp.media = {"ready": ready, "draining": draining, "not_ready": pending}
+
+    on_head = on_get
+
+
+class ServeHealthResource:
+    """GET /health as vLLM answers it: 200 with an empty body when the server can serve, 503 otherwise.
+
+    Load generators (guidellm) and vLLM-style load balancers probe it before sending anything. It says
+    what readiness says (every servable loaded, not draining): a balancer must stop sending to a server
+    that drains. The reasons are in /v2/health/ready.
+    """
+
+    def __init__(self, registry, is_draining=lambda: False):
+        self.registry = registry
+        self.is_draining = is_draining
+
+    def on_get(self, req, resp):
+        ready = not self.is_draining() and all(servable.is_ready() for servable in self.registry)
+        resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
+        resp.data = b""
 
     on_head = on_get
 

@@ -1,16 +1,42 @@
-"""GET /v3/models and /v3/models/{id}: what this server serves."""
+"""GET /v3/models and /v3/models/{id}: what this server serves.
+
+Besides OpenAI's four fields, each card says what clients read to configure themselves: the context
+length under both names clients look for (`context_length`, as OpenRouter lists models;
+`max_model_len`, vLLM's), and the modalities in OpenRouter's `architecture` shape (`input_modalities`,
+`output_modalities`), which agent clients read to know whether they may send images. The node's own
+facts follow (`describe()`: for an LLM, `tool_parser` and `reasoning_parser`, None when off).
+"""
+
+# What each kind of servable takes and gives, as OpenRouter names modalities.
+MODALITIES = {
+    "text_generation": (["text"], ["text"]),
+    "embeddings": (["text"], ["embeddings"]),
+    "rerank": (["text"], ["scores"]),
+}
+
+
+def architecture(kind):
+    if kind not in MODALITIES:  # a plugin's kind: nothing to claim
+        return {}
+    inputs, outputs = MODALITIES[kind]
+    modality = f"{'+'.join(inputs)}->{'+'.join(outputs)}"
+    return {"architecture": {"modality": modality, "input_modalities": inputs, "output_modalities": outputs}}
 
 
 def model_card(servable, created):
-    return {
+    facts = servable.terminal.describe()
+    card = {
         "id": servable.name,
         "object": "model",
         "created": created,
         "owned_by": "ovserve",
         "kind": servable.kind,
         "capabilities": list(servable.capabilities),
-        **servable.terminal.describe(),
+        **architecture(servable.kind),
     }
+    if facts.get("max_model_len") is not None:
+        card["context_length"] = facts["max_model_len"]
+    return {**card, **facts}
 
 
 class ModelsResource:

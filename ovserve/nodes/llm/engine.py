@@ -21,6 +21,7 @@ import openvino_genai
 from ovserve.nodes.engine_errors import describe, without_source_location
 from ovserve.nodes.llm.grammar_admission import GrammarAdmission
 from ovserve.nodes.llm.messages import GenerationSettings, TokenUpdate
+from ovserve.nodes.llm.output_constraints import build_config
 from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure, RequestRejected
 from ovserve.runtime.messages import FailureKind
 
@@ -56,12 +57,35 @@ def generation_config(settings):
     return config
 
 
+def _one_sequence(settings, index):
+    """The settings of sampled choice `index` as a handle of its own: one sequence, a seed of its own (the same
+    request seed gives the same choices; the same seed for all would give n copies)."""
+    seed = ((settings.rng_seed or 0) + 7919 * index) % 2**64
+    return replace(settings, num_return_sequences=1, rng_seed=seed)
+
+
+def _unscored_prompt():
+    # Measured: a prompt prefix restored from the prefix cache comes back with fewer log-probabilities than
+    # ids (or fewer ids, when max_new_tokens is 0); the worker refuses prompt scoring on such servables, so
+    # this only guards against a silently wrong score.
+    return RequestFailure(
+        FailureKind.ENGINE, "the engine did not score the whole prompt (a prefix came from the prefix cache)"
+    )
+
+
 @dataclass
 class _Request:
     """One worker request: its settings, the pipeline handles that generate it, what it has produced.
 
-    A request is usually one handle. After a failed step each unfinished sequence resumes as a handle of
-    its own (`parts`: handle -> {the handle's sequence index: the request's})."""
+    A request is usually one handle. Sampled choices (n > 1) are a handle each: the pipeline streams a handle
+    only while it has one sequence, and sends all the sequences of a multinomial handle at its end (measured:
+    n=2 at temperature 0.8 came in one read after 3.3 s, n=1 first read after 0.37 s). After a failed step
+    each unfinished sequence resumes as a handle of its own (`parts`: handle -> {the handle's sequence
+    index: the request's}).
+
+    With `settings.echo`, each sequence's first reads start with the prompt's ids (all at once, or a
+    prefill chunk a step when max_new_tokens is 0): `echo_left` counts what is still to take off, and
+    `prompt_logprobs` gathers sequence 0's scores of it."""
 
     prompt_ids: list
     settings: GenerationSettings
@@ -69,6 +93,9 @@ class _Request:
     parts: list = field(default_factory=list)  # [(handle, index map or None)]
     emitted: dict = field(default_factory=dict)  # request sequence index -> token ids sent
     finished: set = field(default_factory=set)  # request sequence indices that finished
+    echo_left: dict = field(default_factory=dict)  # request sequence index -> echoed prompt ids still to come
+    prompt_logprobs: list = field(default_factory=list)
+    prompt_scored: bool = False  # the prompt's log-probabilities were sent
 
     @property
     def started(self):
@@ -130,10 +157,10 @@ class ContinuousBatchingEngine(Engine):
             config.set_eos_token_id(self.eos_token_id)
         if schema is not None:
             try:
-                config.structured_output_config = openvino_genai.StructuredOutputConfig(json_schema=schema)
+                config.structured_output_config = build_config(schema)
             except Exception as exc:
                 raise RequestRejected(
-                    f"invalid JSON schema for structured output: {without_source_location(str(exc))}",
+                    f"invalid structured output constraint: {without_source_location(str(exc))}",
                     param="response_format",
                 ) from None
         try:
@@ -162,8 +189,17 @@ class ContinuousBatchingEngine(Engine):
         return self.pipeline.add_request(self.next_handle_id, input_ids, config)
 
     def _start(self, request, config=None):
+        settings = request.settings
+        if settings.echo:
+            request.echo_left = dict.fromkeys(range(settings.num_return_sequences), len(request.prompt_ids))
+            request.prompt_logprobs = []
+        if settings.num_return_sequences == 1:
+            config = config or self._config(settings, request.schema)
+            request.parts = [(self._add(request.prompt_ids, config), None)]
+            return
         request.parts = [
-            (self._add(request.prompt_ids, config or self._config(request.settings, request.schema)), None)
+            (self._add(request.prompt_ids, self._config(_one_sequence(settings, index), request.schema)), {0: index})
+            for index in range(settings.num_return_sequences)
         ]
 
     def cancel(self, key):
@@ -198,10 +234,13 @@ class ContinuousBatchingEngine(Engine):
             if request.started:
                 update = self._read(request)
                 if update is not None:
-                    done = update.status != "running"
+                    done = isinstance(update, RequestFailure) or update.status != "running"
                     if done:
                         del self.requests[key]
                         self.settle_steps = 2
+                        if isinstance(update, RequestFailure):
+                            for handle, _ in request.parts:
+                                handle.cancel()
                     updates.append((key, update, done))
         return updates
 
@@ -213,8 +252,13 @@ class ContinuousBatchingEngine(Engine):
                 for index, output in handle.read().items():
                     index = index_map.get(index, index) if index_map else index
                     ids, logprobs, reason = sequences.setdefault(index, ([], [], [None]))
-                    ids.extend(output.generated_ids)
-                    logprobs.extend(output.generated_log_probs)
+                    new_ids, new_logprobs = list(output.generated_ids), list(output.generated_log_probs)
+                    if request.echo_left.get(index):
+                        if request.settings.logprobs and len(new_logprobs) != len(new_ids):
+                            return _unscored_prompt()
+                        new_ids, new_logprobs = self._take_echo(request, index, new_ids, new_logprobs)
+                    ids.extend(new_ids)
+                    logprobs.extend(new_logprobs)
                     if output.finish_reason in _FINISH_REASONS:
                         reason[0] = _FINISH_REASONS[output.finish_reason]
         for index, (ids, _, reason) in sequences.items():
@@ -225,13 +269,41 @@ class ContinuousBatchingEngine(Engine):
             self.admission.compiled(request.schema)
         statuses = [handle.get_status() for handle, _ in request.parts]
         running = any(status == _RUNNING for status in statuses)
-        if not sequences and running:
+        scored = self._scored_prompt(request, running)
+        if isinstance(scored, RequestFailure):
+            return scored
+        if not running and request.settings.max_new_tokens == 0:
+            # A score-only request ends with no finish reason from the pipeline (measured: NONE): its length.
+            for index in range(request.settings.num_return_sequences):
+                reason = sequences.setdefault(index, ([], [], [None]))[2]
+                reason[0] = reason[0] or "length"
+        if not sequences and not scored and running:
             return None
         status = _RUNNING if running else next((s for s in statuses if s.name != "FINISHED"), statuses[0])
         return TokenUpdate(
             tuple((index, ids, logprobs, reason[0]) for index, (ids, logprobs, reason) in sequences.items()),
             status.name.lower(),
+            scored,
         )
+
+    def _take_echo(self, request, index, ids, logprobs):
+        """Take the echoed prompt off the front of a read: (the generated ids, their log-probabilities)."""
+        echoed = min(request.echo_left[index], len(ids))
+        request.echo_left[index] -= echoed
+        if index == 0:
+            request.prompt_logprobs.extend(logprobs[:echoed])
+        return ids[echoed:], logprobs[echoed:]
+
+    def _scored_prompt(self, request, running):
+        """The prompt's log-probabilities once all of them came (first None), else (); a RequestFailure if the
+        request ended without them."""
+        if not request.settings.echo or not request.settings.logprobs or request.prompt_scored:
+            return ()
+        if request.echo_left.get(0) or len(request.prompt_logprobs) != len(request.prompt_ids):
+            return () if running else _unscored_prompt()
+        scores = (None,) + tuple(request.prompt_logprobs[1:])  # the pipeline's first is a placeholder (1.0)
+        request.prompt_scored = True
+        return scores
 
     # --- a failed step ---------------------------------------------------------------------------
     def _recover(self, exc):
@@ -293,7 +365,7 @@ class ContinuousBatchingEngine(Engine):
         """Start a request again where its sequences stand: each unfinished one from the prompt and the
         tokens it already sent (the prefix cache makes that prefill cheap). False if it can't be resumed:
         a grammar can't be restarted midway."""
-        if not request.emitted:
+        if not request.emitted and not request.prompt_scored:
             self._start(request)
             return True
         if request.schema is not None:
@@ -308,6 +380,7 @@ class ContinuousBatchingEngine(Engine):
                 continue
             resumed = replace(
                 settings,
+                echo=False,  # its prompt's scores were sent
                 num_return_sequences=1,
                 max_new_tokens=settings.max_new_tokens - len(sent),
                 min_new_tokens=max(0, settings.min_new_tokens - len(sent)),

@@ -2,8 +2,8 @@
 
 from ovserve.errors import EngineFailure
 from ovserve.graph.messages import ChoiceDelta, Generation, TokenLogprob
+from ovserve.nodes.llm.prompt_logprobs import merged
 from ovserve.nodes.llm.stop_strings import StopStringMatcher
-from ovserve.nodes.llm.tool_calls import PlainOutput
 
 
 class ChoiceSettings:
@@ -16,14 +16,14 @@ class ChoiceSettings:
         include_stop_string=False,
         stop_token_ids=(),
         token_text=None,
-        new_output=PlainOutput,
+        new_output=None,
     ):
         self.new_detokenizer = new_detokenizer
         self.stop_strings = stop_strings
         self.include_stop_string = include_stop_string
         self.stop_token_ids = frozenset(stop_token_ids)
         self.token_text = token_text  # id -> (text, bytes) when logprobs are asked for, else None
-        self.new_output = new_output
+        self.new_output = new_output  # () -> an output parser (parsers.new_output_parser): reasoning, content, calls
 
 
 class _Choice:
@@ -34,9 +34,14 @@ class _Choice:
         self.output = settings.new_output()
         self.finish_reason = None
         self.made_tool_calls = False
+        self.reasoning_tokens = 0
 
     def advance(self, ids, logprobs, engine_finish_reason):
         """Return the ChoiceDelta these tokens make (or None), and set finish_reason when the choice ends."""
+        # Tokens count as reasoning when the parser reads reasoning as they arrive (the closing tag's
+        # tokens included, as the reasoning they end).
+        if self.output.in_reasoning:
+            self.reasoning_tokens += len(ids)
         settings = self.settings
         if (
             engine_finish_reason == "stop"
@@ -53,10 +58,11 @@ class _Choice:
             if not self.stop.stopped:
                 text += self.stop.flush()
             self.finish_reason = "stop" if self.stop.stopped else engine_finish_reason
-        content, calls = self.output.feed(text)
+        piece = self.output.feed(text)
+        content, reasoning, calls = piece.content, piece.reasoning, list(piece.calls)
         if self.finish_reason:
-            tail, final_calls = self.output.finish()
-            content, calls = content + tail, calls + final_calls
+            tail = self.output.finish()
+            content, reasoning, calls = content + tail.content, reasoning + tail.reasoning, calls + list(tail.calls)
         self.made_tool_calls |= bool(calls)
         if self.finish_reason == "stop" and self.made_tool_calls:
             self.finish_reason = "tool_calls"
@@ -68,14 +74,16 @@ class _Choice:
                 if raw:  # special tokens (end of turn) are not part of the output
                     entries.append(TokenLogprob(token=text, logprob=logprob, token_bytes=raw))
             token_logprobs = tuple(entries)
-        if content or calls or token_logprobs or self.finish_reason:
-            return ChoiceDelta(0, content, self.finish_reason, token_logprobs, tuple(calls))
+        if content or reasoning or calls or token_logprobs or self.finish_reason:
+            stop_string = self.stop.matched if self.finish_reason == "stop" else None
+            return ChoiceDelta(0, content, self.finish_reason, token_logprobs, tuple(calls), reasoning, stop_string)
         return None
 
 
 class LLMGeneration(Generation):
-    def __init__(self, stream, prompt_tokens, n, settings, echo_text=None, copies=False):
+    def __init__(self, stream, prompt_tokens, n, settings, echo_text=None, copies=False, prompt_scoring=None):
         self._stream = stream
+        self._prompt_scoring = prompt_scoring  # a PromptScoring: the echo waits for the prompt's scores
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
         self._choices = [_Choice(settings) for _ in range(n)]
@@ -83,11 +91,15 @@ class LLMGeneration(Generation):
         self._copies = copies and n > 1
 
     @property
+    def reasoning_tokens(self):
+        return sum(choice.reasoning_tokens for choice in self._choices)
+
+    @property
     def finished(self):
         return all(choice.finish_reason for choice in self._choices)
 
     def __iter__(self):
-        if self._echo_text:
+        if self._echo_text and self._prompt_scoring is None:
             yield [ChoiceDelta(index, self._echo_text) for index in range(len(self._choices))]
         for update in self._stream:
             deltas = []
@@ -102,6 +114,8 @@ class LLMGeneration(Generation):
                     if delta is not None:
                         delta.index = index
                         deltas.append(delta)
+            if update.prompt_logprobs and self._prompt_scoring is not None:
+                deltas = self._after_prompt(update.prompt_logprobs, deltas)
             if self.finished:
                 self._stream.close()  # a stop string ended it early: free the engine's sequences now
                 if deltas:
@@ -111,6 +125,12 @@ class LLMGeneration(Generation):
                 raise EngineFailure(f"the engine ended the request without finishing it (status: {update.status})")
             if deltas:
                 yield deltas
+
+    def _after_prompt(self, scores, deltas):
+        """Each choice's prompt delta, joined to its first generated delta when there is one."""
+        firsts = self._prompt_scoring.first_deltas(scores, len(self._choices))
+        joined = [merged(firsts.pop(delta.index), delta) if delta.index in firsts else delta for delta in deltas]
+        return list(firsts.values()) + joined
 
     def close(self):
         self._stream.close()

@@ -10,8 +10,6 @@ from typing import NamedTuple, Optional
 
 from ovserve.runtime.messages import WireMessage, decode, wire_message, wire_record
 
-JSON_OBJECT_SCHEMA = '{"type": "object"}'
-
 
 @wire_message
 class GenerationSettings(WireMessage):
@@ -33,6 +31,10 @@ class GenerationSettings(WireMessage):
     stop_token_ids: tuple = ()
     logprobs: int = 0
     num_return_sequences: int = 1
+    # The engine scores the prompt too: its first read of each sequence starts with the prompt's ids and their
+    # log-probabilities, which the engine takes off before anything else sees them (engine.py). Also what lets
+    # max_new_tokens be 0 (score only).
+    echo: bool = False
 
     def given(self):
         """(name, value) of every field that is set, as GenerationConfig takes them."""
@@ -46,8 +48,8 @@ class GenerationSettings(WireMessage):
 class GenerationRequest(WireMessage):
     """One request for the engine: token ids (the worker templates and tokenizes) and how to generate.
 
-    `structured_output` is a JSON schema text the output must match (already checked by schema_guard.py),
-    or None."""
+    `structured_output` is the wire text of the constraint the output must match (output_constraints.py;
+    its JSON schemas already checked by schema_guard.py), or None."""
 
     tag = "llm.request"
     prompt_ids: tuple
@@ -67,18 +69,22 @@ class TokenUpdate(NamedTuple):
     """A request's new tokens since the last step (sent at every step: a NamedTuple, see wire_record).
 
     `sequences`: (index, token ids, log-probabilities, finish reason or None) per sequence with news;
-    `status`: the engine's status of the request ("running", "finished", "cancel", ...)."""
+    `status`: the engine's status of the request ("running", "finished", "cancel", ...);
+    `prompt_logprobs`: once, in the update that completes them, the prompt tokens' log-probabilities (the
+    first None: no token comes before it), when the settings echo; the ids of `sequences` are generated only."""
 
     sequences: tuple
     status: str
+    prompt_logprobs: tuple = ()
     tag = "llm.tokens"
 
     def fields_tuple(self):
         return tuple(self)
 
 
-def generation_settings(params, max_new_tokens, sampled):
-    """The engine's settings for effective SamplingParams (every field resolved) and a checked token budget."""
+def generation_settings(params, max_new_tokens, sampled, score_prompt=False):
+    """The engine's settings for effective SamplingParams (every field resolved) and a checked token budget;
+    `score_prompt`: also the prompt tokens' log-probabilities."""
     common = dict(
         max_new_tokens=max_new_tokens,
         min_new_tokens=params.min_tokens,
@@ -89,7 +95,8 @@ def generation_settings(params, max_new_tokens, sampled):
         frequency_penalty=params.frequency_penalty,
         repetition_penalty=params.repetition_penalty,
         stop_token_ids=tuple(params.stop_token_ids),
-        logprobs=max(1, params.top_logprobs) if params.logprobs else 0,
+        logprobs=max(1, params.top_logprobs) if params.logprobs or score_prompt else 0,
+        echo=score_prompt or max_new_tokens == 0,
     )
     if not sampled:
         return GenerationSettings(do_sample=False, **common)
@@ -104,12 +111,3 @@ def generation_settings(params, max_new_tokens, sampled):
         rng_seed=params.seed % 2**64 if params.seed is not None else random.getrandbits(31),
         **common,
     )
-
-
-def schema_text(structured_output):
-    """The JSON schema text the engine constrains the output to, from a ("json_schema", text) or
-    ("json_object", None) request; None for free text."""
-    if not structured_output:
-        return None
-    kind, schema = structured_output
-    return schema if kind == "json_schema" else JSON_OBJECT_SCHEMA

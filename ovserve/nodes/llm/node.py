@@ -9,19 +9,22 @@ to the engine, generation.py turns the engine's token ids into the answer's text
 
 import json
 import logging
+from functools import partial
 
 from ovserve.graph.node import TextGenerator
 from ovserve.nodes import model_files
 from ovserve.nodes.engine_node import EngineNode, load_schema
-from ovserve.nodes.llm.chat_prompt import ChatPrompts
+from ovserve.nodes.llm import output_parsing
+from ovserve.nodes.llm.chat_prompt import ChatPrompts, plain_output
 from ovserve.nodes.llm.chat_template import DEFAULT_CHAT_TEMPLATE, ChatTemplate, TemplateError
 from ovserve.nodes.llm.generation import ChoiceSettings, LLMGeneration
 from ovserve.nodes.llm.generation_defaults import GenerationDefaults
 from ovserve.nodes.llm.limits import GenerationLimits
-from ovserve.nodes.llm.messages import GenerationRequest, generation_settings, schema_text
+from ovserve.nodes.llm.messages import GenerationRequest, generation_settings
+from ovserve.nodes.llm.output_constraints import response_format_spec, spec_text
+from ovserve.nodes.llm.prompt_logprobs import PromptScoring, check_scorable, listing_special_tokens, scoring_param
 from ovserve.nodes.llm.schema_guard import SchemaLimits, check_schema
 from ovserve.nodes.llm.tokenizer import LLMTokenizer
-from ovserve.nodes.llm.tool_calls import PlainOutput
 
 log = logging.getLogger("ovserve.llm")
 OPTIONS_SCHEMA = load_schema("ovserve.nodes.llm")
@@ -73,6 +76,7 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         self.template_override = self._template_override()
         self.tokenizer = None  # an LLMTokenizer, once loaded
         self.prompts = None  # ChatPrompts, once the chat template is known
+        self.parsing = None  # OutputParsing, chosen from the options and the chat template
 
     def _check_model_files(self):
         if not (model_files.is_gguf(self.models_path) or self.models_path.is_dir()):
@@ -124,11 +128,16 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         tokenizer = LLMTokenizer.load(self.models_path, self.max_model_len, model_files.is_gguf(self.models_path))
         source = self.template_override or tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
         template = ChatTemplate(source, tokenizer.special_tokens)
-        self.prompts = ChatPrompts(template, self.options["tool_parser"], self.schema_limits)
+        self.parsing = output_parsing.resolve(self.options["tool_parser"], self.options["reasoning_parser"], template)
+        log.info("servable %s: %s", self.context.servable, self.parsing.log_line())
+        self.prompts = ChatPrompts(template, self.parsing, self.schema_limits)
         self.tokenizer = tokenizer
 
     def describe(self):
-        return {"max_model_len": self.max_model_len, "generation_defaults": self.generation_defaults.describe()}
+        described = {"max_model_len": self.max_model_len, "generation_defaults": self.generation_defaults.describe()}
+        if self.parsing is not None:
+            described.update(self.parsing.describe())
+        return described
 
     # --- requests --------------------------------------------------------------------------
     def chat(self, chat_input):
@@ -151,8 +160,8 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         self,
         prompt_ids,
         params,
-        new_output=PlainOutput,
-        structured_output=None,
+        new_output=plain_output,
+        constraint=None,
         echo_text=None,
         prompt_param="messages",
     ):
@@ -163,26 +172,44 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         effective = self.generation_defaults.resolve(params)
         self.limits.check_choices(effective, max_new_tokens, temperature_given=params.temperature is not None)
         params, sampled = effective, effective.temperature > 0
-        if params.structured_output and params.structured_output[1] is not None:
+        scoring = scoring_param(params, echo_text is not None)
+        if scoring:
+            check_scorable(scoring, self.options["enable_prefix_caching"])
+        if params.structured_output and params.structured_output[0] == "json_schema":
             check_schema(
                 json.loads(params.structured_output[1]), "response_format.json_schema.schema", self.schema_limits
             )
         request = GenerationRequest(
             tuple(prompt_ids),
-            generation_settings(params, max_new_tokens, sampled),
-            schema_text(structured_output or params.structured_output),
+            generation_settings(params, max_new_tokens, sampled, score_prompt=scoring is not None),
+            spec_text(constraint or response_format_spec(params.structured_output)),
         )
         stream = self.client.submit(request, timeout=self.options.get("request_timeout_seconds"))
         tokenizer = self.tokenizer
+        keeps_markers = new_output is not plain_output and self.prompts.parsing.keeps_special_tokens
         settings = ChoiceSettings(
-            tokenizer.new_detokenizer,
+            partial(tokenizer.new_detokenizer, keeps_markers),
             params.stop,
             params.include_stop_str_in_output,
             params.stop_token_ids,
-            tokenizer.token_text if params.logprobs else None,
+            self._token_text(params, echo_scored=scoring is not None and echo_text is not None),
             new_output,
         )
-        return LLMGeneration(stream, len(prompt_ids), params.n, settings, echo_text, copies=not sampled)
+        prompt_scoring = None
+        if scoring:
+            as_list = params.prompt_logprobs is not None
+            prompt_scoring = PromptScoring(prompt_ids, tokenizer.token_text, echo_text, params.logprobs, as_list)
+        return LLMGeneration(
+            stream, len(prompt_ids), params.n, settings, echo_text, copies=not sampled, prompt_scoring=prompt_scoring
+        )
+
+    def _token_text(self, params, echo_scored):
+        """How the generated tokens' logprobs name their tokens (None: no logprobs)."""
+        if not params.logprobs:
+            return None
+        if echo_scored:
+            return listing_special_tokens(self.tokenizer.token_text, self.tokenizer.decode_with_markers)
+        return self.tokenizer.token_text
 
     # --- tokenize / detokenize -------------------------------------------------------------
     def tokenize_chat(self, chat_input):

@@ -11,6 +11,7 @@ class StopStringMatcher:
         self._include = include_stop_string
         self._held = ""
         self.stopped = False
+        self.matched = None  # the stop string that stopped the output
 
     def feed(self, text):
         """Return the text that is safe to emit now; sets `stopped` when a stop string appeared."""
@@ -28,6 +29,7 @@ class StopStringMatcher:
             self.stopped = True
             self._held = ""
             position, stop = first
+            self.matched = stop
             return pending[: position + len(stop)] if self._include else pending[:position]
         keep = self._longest_partial_suffix(pending)
         self._held = pending[len(pending) - keep :] if keep else ""

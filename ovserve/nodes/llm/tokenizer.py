@@ -49,6 +49,7 @@ class LLMTokenizer:
         # No token covers more characters than the longest in the vocabulary.
         self.max_prompt_chars = max_model_len * max(map(len, vocab), default=0) or None
         self.byte_table = verified_byte_table(tokenizer)
+        self._byte_table_with_markers = None  # built when a parser first asks for special tokens
         # Only GGUF tokenizers cut (see long_prompts.py); a probe of 65,536 tokens takes ~10 ms.
         self.cut = (
             cut_length(lambda text: _encode_piece(tokenizer, text, False), max(max_model_len, 2**16))
@@ -96,6 +97,10 @@ class LLMTokenizer:
     def decode(self, ids):
         return self._tokenizer.decode(ids, skip_special_tokens=True)
 
+    def decode_with_markers(self, ids):
+        """Text with the special tokens' marker text kept (<|im_end|>, <|channel|>, ...)."""
+        return self._tokenizer.decode(ids, skip_special_tokens=False)
+
     def known_ids(self, ids, param):
         """Token ids from a request, checked against the vocabulary (the engine must never see others)."""
         if self.vocab_size is None:
@@ -114,10 +119,24 @@ class LLMTokenizer:
                 )
         return list(ids)
 
-    def new_detokenizer(self):
+    def new_detokenizer(self, keep_special_tokens=False):
+        """An incremental detokenizer. keep_special_tokens: for output parsers whose markers are special
+        tokens (gpt-oss's <|channel|>, Mistral's [TOOL_CALLS]); the end-of-sequence tokens still go."""
+        if keep_special_tokens:
+            if self._byte_table_with_markers is None and self.byte_table is not None:
+                vocab = self._tokenizer.get_vocab()
+                ends = {self._tokenizer.get_eos_token_id(), self._tokenizer.get_pad_token_id()}
+                self._byte_table_with_markers = byte_table(vocab, ends)
+            if self._byte_table_with_markers is not None:
+                return ByteLevelDetokenizer(self._byte_table_with_markers)
+            return IncrementalDetokenizer(self._decode_without_ends)
         if self.byte_table is not None:
             return ByteLevelDetokenizer(self.byte_table)
         return IncrementalDetokenizer(self.decode)
+
+    def _decode_without_ends(self, ids):
+        eos = self._tokenizer.get_eos_token_id()
+        return self.decode_with_markers([i for i in ids if i != eos])
 
     def token_text(self, token_id):
         """(text, bytes) of one token, for logprobs; special tokens have no bytes."""

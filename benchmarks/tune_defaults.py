@@ -2,7 +2,7 @@
 
 Every run is a fresh child process (`ovserve bench`'s raw side, `ovserve/bench/raw.py`): it builds
 the server's own engine object from the node's engine options, so `ContinuousBatchingPipeline` gets
-the SchedulerConfig of `ovserve.nodes.llm.engine.scheduler_config` and the plugin config as the
+the SchedulerConfig of `ovserve.nodes.llm.engine_pipeline.scheduler_config` and the plugin config as the
 engine passes it; it warms up, then steps the bare pipeline through the workload of
 `../shared/facts.md`: chat-templated prompts of ~90 tokens (60 seeded random words), 64 output tokens
 with ignore_eos, greedy, a closed loop of C streams. Load time is not counted. One run is C requests

@@ -6,7 +6,7 @@ in one step took 2.9 s, one alone 1.9 s; the same schema again 0.04 s, from the 
 So requests whose schema is known to compile join at once, and of the others only those sharing one
 schema join, when no other new grammar is still being compiled: a burst of new schemas costs one
 compile per step instead of all of them in one step. Knowing which grammar is being compiled also tells
-which request a failed step was compiling (see engine.py).
+which request a failed step was compiling (see engine_recovery.py).
 
 Pure bookkeeping: no engine objects here.
 """

@@ -32,7 +32,7 @@ class GenerationSettings(WireMessage):
     logprobs: int = 0
     num_return_sequences: int = 1
     # The engine scores the prompt too: its first read of each sequence starts with the prompt's ids and their
-    # log-probabilities, which the engine takes off before anything else sees them (engine.py). Also what lets
+    # log-probabilities, which the engine takes off before anything else sees them (engine_request.py). Also what lets
     # max_new_tokens be 0 (score only).
     echo: bool = False
 

@@ -12,7 +12,9 @@ turned thinking off: gpt-oss always writes it, and it must not reach the answer.
 
 import re
 
-from ovserve.nodes.llm.parsers.pieces import EMPTY, CallSink, OutputPiece, held_tail, parameters_of
+from ovserve.nodes.llm.parsers.base import StateMachine
+from ovserve.nodes.llm.parsers.forced_formats import tagged_calls
+from ovserve.nodes.llm.parsers.pieces import EMPTY, CallSink, OutputPiece, held_tail
 
 START, CHANNEL, MESSAGE = "<|start|>", "<|channel|>", "<|message|>"
 ENDS = ("<|end|>", "<|call|>", "<|return|>")
@@ -20,7 +22,7 @@ HEADER_STARTS = (START, CHANNEL)
 RECIPIENT = re.compile(r"to=functions\.([^\s<]+)")
 
 
-class HarmonyParser:
+class HarmonyParser(StateMachine):
     name = "harmony"
     keeps_special_tokens = True
 
@@ -35,15 +37,6 @@ class HarmonyParser:
     def in_reasoning(self):
         return self.state == "body" and self.channel == "analysis"
 
-    def feed(self, text):
-        self.held += text
-        piece = EMPTY
-        while True:
-            step = getattr(self, "_" + self.state)()
-            if step is None:
-                return piece
-            piece += step
-
     def finish(self):
         piece = self.feed("")
         held, self.held = self.held, ""
@@ -56,20 +49,13 @@ class HarmonyParser:
         return piece + OutputPiece(content=_unmarked(held))
 
     def _outside(self):
-        markers = HEADER_STARTS + ENDS
-        found = [(self.held.find(marker), marker) for marker in markers if marker in self.held]
-        if found:
-            position, marker = min(found)
-            before = self.held[:position]
-            self.held = self.held[position + len(marker) :]
-            if marker in HEADER_STARTS:
-                self.header = marker
-                self.state = "header"
-            return OutputPiece(content=before)
-        keep = held_tail(self.held, markers)
-        content = self.held[: len(self.held) - keep]
-        self.held = self.held[len(content) :]
-        return OutputPiece(content=content) if content else None
+        content, marker = self._until_marker(HEADER_STARTS + ENDS)
+        if marker is None:
+            return OutputPiece(content=content) if content else None
+        self.held = self.held[len(marker) :]
+        if marker in HEADER_STARTS:
+            self.header, self.state = marker, "header"
+        return OutputPiece(content=content)
 
     def _header(self):
         end = self.held.find(MESSAGE)
@@ -86,19 +72,13 @@ class HarmonyParser:
         return OutputPiece(calls=self.sink.open(self.call_name)) if self.calling else EMPTY
 
     def _body(self):
-        markers = ENDS + HEADER_STARTS
-        found = [(self.held.find(marker), marker) for marker in markers if marker in self.held]
-        if found:
-            position, marker = min(found)
-            text = self.held[:position]
-            self.held = self.held[position:] if marker in HEADER_STARTS else self.held[position + len(marker) :]
-            piece = self._body_text(text)
-            self.state = "outside"
-            return piece
-        keep = held_tail(self.held, markers)
-        text = self.held[: len(self.held) - keep]
-        self.held = self.held[len(text) :]
-        return self._body_text(text) if text else None
+        text, marker = self._until_marker(ENDS + HEADER_STARTS)
+        if marker is None:
+            return self._body_text(text) if text else None
+        if marker in ENDS:
+            self.held = self.held[len(marker) :]  # a next header's start stays held: "outside" reads it
+        self.state = "outside"
+        return self._body_text(text)
 
     def _body_text(self, text):
         if self.calling:
@@ -109,23 +89,8 @@ class HarmonyParser:
 
     @staticmethod
     def forced_format(tools, name, parallel_tool_calls):
-        def tag(function_name):
-            return {
-                "begin": "<|channel|>commentary to=functions.%s <|constrain|>json<|message|>" % function_name,
-                "content": {"json_schema": parameters_of(tools, function_name)},
-                "end": "<|call|>",
-            }
-
-        if name is not None:
-            return {"tag": tag(name)}
-        return {
-            "tags_with_separator": {
-                "tags": [tag(tool["function"]["name"]) for tool in tools],
-                "separator": "<|start|>assistant",
-                "at_least_one": True,
-                "stop_after_first": not parallel_tool_calls,
-            }
-        }
+        begin = "<|channel|>commentary to=functions.%s <|constrain|>json<|message|>"
+        return tagged_calls(tools, name, parallel_tool_calls, begin, "<|call|>", "<|start|>assistant")
 
 
 def _unmarked(text):

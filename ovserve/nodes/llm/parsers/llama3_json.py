@@ -2,18 +2,19 @@
 `<|python_tag|>` (a special token), several separated by `;`. A bare object counts only at the start of the
 answer; `<|python_tag|>` opens calls anywhere."""
 
-from ovserve.nodes.llm.parsers.base import ToolParser
-from ovserve.nodes.llm.parsers.hermes import tagged_calls
-from ovserve.nodes.llm.parsers.json_call import JsonCallObject
+from ovserve.nodes.llm.parsers.base import JsonCallAfterMarker
+from ovserve.nodes.llm.parsers.forced_formats import tagged_calls
 from ovserve.nodes.llm.parsers.pieces import EMPTY
 
 PYTHON_TAG = "<|python_tag|>"
 
 
-class Llama3JsonToolParser(ToolParser):
+class Llama3JsonToolParser(JsonCallAfterMarker):
     name = "llama3_json"
     keeps_special_tokens = True
     first_state = "start"
+    marker = PYTHON_TAG
+    after_call = "separator"
 
     def _start(self):
         stripped = self.held.lstrip()
@@ -30,21 +31,6 @@ class Llama3JsonToolParser(ToolParser):
             self.state = "content"
         return EMPTY
 
-    def _content(self):
-        return self._content_until((PYTHON_TAG,), "object")
-
-    def _object(self):
-        if not self._skip_blank():
-            return None
-        if self.held[0] != "{":
-            return self._give_back()
-        self.call = JsonCallObject(self.sink)
-        self.state = "call"
-        return EMPTY
-
-    def _call(self):
-        return self._read_call_object("separator")
-
     def _separator(self):
         stripped = self.held.lstrip()
         if not stripped:
@@ -58,13 +44,11 @@ class Llama3JsonToolParser(ToolParser):
         return EMPTY
 
     def _finish(self):
-        if self.state == "call":
-            return self._finish_call_object()
         if self.state == "separator":
             self.held = ""
         if self.state == "object" and self.sink.count and not self.held.strip():
             self.block = ""  # a trailing `;`
-        return self._held_as_content()
+        return super()._finish()
 
     @staticmethod
     def forced_format(tools, name, parallel_tool_calls):

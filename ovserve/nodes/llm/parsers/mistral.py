@@ -5,9 +5,9 @@ Devstral, Mistral Small 3.2+), whose arguments stream as they come."""
 import re
 
 from ovserve.nodes.llm.parsers.base import JsonCallList
+from ovserve.nodes.llm.parsers.forced_formats import listed_calls
 from ovserve.nodes.llm.parsers.json_call import JsonValue
 from ovserve.nodes.llm.parsers.pieces import EMPTY, OutputPiece
-from ovserve.nodes.llm.parsers.plain_json import listed_calls
 
 MARKER, ARGS = "[TOOL_CALLS]", "[ARGS]"
 NAMED = re.compile(r"([A-Za-z0-9_.\-]+)\[ARGS\]")

@@ -1,7 +1,7 @@
 """Phi-4-mini: `functools[{"name": ..., "arguments": {...}}, ...]`."""
 
 from ovserve.nodes.llm.parsers.base import JsonCallList
-from ovserve.nodes.llm.parsers.plain_json import listed_calls
+from ovserve.nodes.llm.parsers.forced_formats import listed_calls
 
 MARKER = "functools"
 

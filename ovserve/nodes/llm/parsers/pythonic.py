@@ -42,10 +42,6 @@ class PythonicToolParser(ToolParser):
         self.state = "call_start"
         return EMPTY
 
-    def _content(self):
-        content, self.held = self.held, ""
-        return OutputPiece(content=content) if content else None
-
     def _call_start(self):
         if not self._skip_blank():
             return None
@@ -110,12 +106,7 @@ class PythonicToolParser(ToolParser):
         return EMPTY
 
     def _end(self):
-        stripped = self.held.lstrip()
-        if not stripped or (END.startswith(stripped) and stripped != END):
-            return None
-        self.held = stripped[len(END) :] if stripped.startswith(END) else stripped
-        self.state = "content"
-        return EMPTY
+        return self._past_closing(END, "content")
 
     def _finish(self):
         if self.state == "start":

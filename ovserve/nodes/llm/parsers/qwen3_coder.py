@@ -11,7 +11,8 @@ import ast
 import json
 import re
 
-from ovserve.nodes.llm.parsers.base import ToolParser
+from ovserve.nodes.llm.parsers.base import ClosingTag
+from ovserve.nodes.llm.parsers.forced_formats import tagged_calls
 from ovserve.nodes.llm.parsers.pieces import EMPTY, OutputPiece, parameters_of
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -20,8 +21,9 @@ PARAMETER = re.compile(r"<parameter=([^>\n]+)>(.*?)</parameter>", re.DOTALL)
 FUNCTION_END = "</function>"
 
 
-class Qwen3CoderToolParser(ToolParser):
+class Qwen3CoderToolParser(ClosingTag):
     name = "qwen3_coder"
+    closing_tag = CLOSE
 
     def _content(self):
         return self._content_until((OPEN,), "function")
@@ -83,44 +85,24 @@ class Qwen3CoderToolParser(ToolParser):
     def _closing(self):
         return "}" if self.parameters else "{}"
 
-    def _close(self):
-        stripped = self.held.lstrip()
-        if not stripped or (CLOSE.startswith(stripped) and stripped != CLOSE):
-            return None
-        if stripped.startswith(CLOSE):
-            self.held, self.state = stripped[len(CLOSE) :], "after_block"
-        else:
-            self.held, self.state = stripped, "content"
-        return EMPTY
-
     def _finish(self):
         if self.state == "parameters":
             self.state = "content"
             self.held = ""
             return OutputPiece(calls=self.sink.arguments(self._closing()))
-        if self.state in ("close", "after_block"):
-            self.held = ""
         return super()._finish()
 
     @staticmethod
     def forced_format(tools, name, parallel_tool_calls):
-        def tag(function_name):
-            return {
-                "begin": "<tool_call>\n<function=%s>\n" % function_name,
-                "content": {"qwen_xml_parameters": parameters_of(tools, function_name)},
-                "end": "</function>\n</tool_call>",
-            }
-
-        if name is not None:
-            return {"tag": tag(name)}
-        return {
-            "tags_with_separator": {
-                "tags": [tag(tool["function"]["name"]) for tool in tools],
-                "separator": "\n",
-                "at_least_one": True,
-                "stop_after_first": not parallel_tool_calls,
-            }
-        }
+        return tagged_calls(
+            tools,
+            name,
+            parallel_tool_calls,
+            "<tool_call>\n<function=%s>\n",
+            "</function>\n</tool_call>",
+            "\n",
+            content="qwen_xml_parameters",
+        )
 
 
 def convert(text, schema_type):

@@ -11,13 +11,14 @@ until we know whether `</think>` follows.
 
 import re
 
+from ovserve.nodes.llm.parsers.base import StateMachine
 from ovserve.nodes.llm.parsers.pieces import EMPTY, OutputPiece, held_tail
 
 OPEN, CLOSE = "<think>", "</think>"
 MARKERS = re.compile("</?think>")
 
 
-class ThinkTagReasoning:
+class ThinkTagReasoning(StateMachine):
     name = "qwen3"
 
     def __init__(self, prompt_text=""):
@@ -35,15 +36,6 @@ class ThinkTagReasoning:
     def in_reasoning(self):
         return self.state == "reasoning"
 
-    def feed(self, text):
-        self.held += text
-        piece = EMPTY
-        while True:
-            step = getattr(self, "_" + self.state)()
-            if step is None:
-                return piece
-            piece += step
-
     def _start(self):
         stripped = self.held.lstrip()
         if not stripped or (len(stripped) < len(OPEN) and OPEN.startswith(stripped)):
@@ -55,12 +47,16 @@ class ThinkTagReasoning:
             self.state = "content"
         return EMPTY
 
-    def _reasoning(self):
+    def _section_begun(self):
+        """Blank space that opens a section is dropped; False while nothing else came."""
         if not self.section_started:
             self.held = self.held.lstrip()
-            if not self.held:
-                return None
-            self.section_started = True
+            self.section_started = bool(self.held)
+        return self.section_started
+
+    def _reasoning(self):
+        if not self._section_begun():
+            return None
         end = self.held.find(CLOSE)
         if end != -1:
             reasoning = self.held[:end].rstrip()
@@ -75,16 +71,11 @@ class ThinkTagReasoning:
         return OutputPiece(reasoning=sendable) if sendable else None
 
     def _content(self):
-        if not self.section_started:
-            self.held = self.held.lstrip()
-            if not self.held:
-                return None
-            self.section_started = True
+        if not self._section_begun():
+            return None
         # A stray marker in the answer is dropped, never shown. The tail that may begin one is held as
         # written (markers only hold "<" first, so none straddles the cut): every chunking drops the same.
-        keep = held_tail(self.held, (OPEN, CLOSE))
-        sendable = self.held[: len(self.held) - keep]
-        self.held = self.held[len(sendable) :]
+        sendable = self._release((OPEN, CLOSE))
         content = MARKERS.sub("", sendable)
         return OutputPiece(content=content) if sendable else None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from ovserve.errors import InvalidRequest
 from ovserve.graph.messages import ChatInput, SamplingParams
-from ovserve.protocol.requests import _template_tool_calls
+from ovserve.protocol.requests import template_tool_calls
 from ovserve.protocol.validation import SCHEMAS, validate_body
 
 # Anthropic fields this server can't honour: a 400 naming them, never ignored (each changes the answer).
@@ -163,7 +163,7 @@ def _assistant_message(message, index):
         # redacted_thinking: encrypted thinking of another model, which no template can read
     translated = {"role": "assistant", "content": "\n".join(texts)}
     if calls:
-        translated["tool_calls"] = _template_tool_calls(calls)
+        translated["tool_calls"] = template_tool_calls(calls)
     if thinking:
         translated["reasoning_content"] = "\n".join(thinking)
     return translated

@@ -96,9 +96,12 @@ def _structured_output(body):
     return response_format or constraint
 
 
-def _sampling(
+def sampling_params(
     body, max_tokens, logprobs, top_logprobs, max_tokens_param="max_tokens", top_logprobs_param="top_logprobs"
 ):
+    """The SamplingParams of an OpenAI-style body (chat, completions, and Responses, whose sampling fields
+    are chat's), the token budget and logprobs already read from the API's own fields."""
+
     def value(name, default):
         given = body.get(name)
         return default if given is None else given
@@ -185,7 +188,7 @@ def _message_text(message, index):
     return "\n".join(texts)
 
 
-def _template_tool_calls(tool_calls):
+def template_tool_calls(tool_calls):
     """Templates expect arguments as objects (HF convention); OpenAI sends them as JSON text."""
     converted = []
     for call in tool_calls:
@@ -222,7 +225,7 @@ def _messages(body):
         flattened = {key: value for key, value in message.items() if key in ("role", "name", "tool_call_id")}
         flattened["content"] = _message_text(message, index)
         if message.get("tool_calls"):
-            flattened["tool_calls"] = _template_tool_calls(message["tool_calls"])
+            flattened["tool_calls"] = template_tool_calls(message["tool_calls"])
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if reasoning and message["role"] == "assistant":
             flattened["reasoning_content"] = reasoning  # the name reasoning templates (Qwen3, R1) read
@@ -308,7 +311,7 @@ def parse_chat(body, request_id=""):
         )
     chat_input = ChatInput(
         tuple(messages),
-        _sampling(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
+        sampling_params(body, max_tokens, logprobs, top_logprobs, max_tokens_param),
         add_generation_prompt=not continue_final if add_generation_prompt is None else bool(add_generation_prompt),
         continue_final_message=continue_final,
         tools=tools if tool_choice != "none" else (),
@@ -337,7 +340,7 @@ def parse_completion(body, request_id=""):
     validate_body("completions", body)
     _reject_unsupported("completions", body)
     logprobs = body.get("logprobs")
-    sampling = _sampling(
+    sampling = sampling_params(
         body, body.get("max_tokens"), logprobs is not None, logprobs or 0, top_logprobs_param="logprobs"
     )
     echo = bool(body.get("echo"))

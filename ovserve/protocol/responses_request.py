@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest, NotFound
 from ovserve.graph.messages import ChatInput
-from ovserve.protocol.requests import _sampling
+from ovserve.protocol.requests import sampling_params
 from ovserve.protocol.validation import validate_body
 
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
@@ -317,7 +317,7 @@ def parse_responses(body, request_id="", store=None):
     thinking, effort = _thinking(body.get("reasoning"))
     chat_input = ChatInput(
         tuple(messages),
-        _sampling(sampling, body.get("max_output_tokens"), logprobs, top_logprobs, "max_output_tokens"),
+        sampling_params(sampling, body.get("max_output_tokens"), logprobs, top_logprobs, "max_output_tokens"),
         tools=tools if tool_choice != "none" else (),
         tool_choice=tool_choice,
         parallel_tool_calls=body.get("parallel_tool_calls") is not False,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ovserve import __version__
 from ovserve.bench.cli import add_bench_command
+from ovserve.config.ovms.command_line import SingleModelError, add_ovms_flags, config_from_ovms_flags
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.prepare.commands import add_commands
 from ovserve.protocol.responses_store import StoreOptions
@@ -24,8 +25,13 @@ def _serve(args):
         except OSError as exc:
             print(f"ovserve: can't read --api-key-file {args.api_key_file}: {exc.strerror}", file=sys.stderr)
             return 2
+    try:
+        config_file = config_from_ovms_flags(args) or args.config or default_config_file()
+    except SingleModelError as error:
+        print(f"ovserve: {error}", file=sys.stderr)
+        return 2
     supervisor = Supervisor(
-        args.config or default_config_file(),
+        config_file,
         args.host,
         args.port,
         workers=args.workers,
@@ -47,6 +53,7 @@ def _serve(args):
             args.responses_store_max_count,
             args.responses_store_max_age_hours,
         ),
+        file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
     )
     try:
         return supervisor.run()
@@ -121,9 +128,12 @@ def build_parser():
 
     serve = commands.add_parser("serve", help="start the server")
     serve.add_argument(
-        "--config", default=None, help="server config file, JSON or YAML (default: ./config.json, else ./config.yaml)"
+        "--config",
+        "--config_path",
+        default=None,
+        help="server config file: ovserve's (JSON or YAML) or OVMS's config.json (default: ./config.json, else ./config.yaml)",
     )
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--host", "--rest_bind_address", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="HTTP worker processes (engines are shared by all)")
     serve.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
@@ -160,11 +170,24 @@ def build_parser():
     add_responses_store_options(serve)
     serve.add_argument(
         "--api-key-file",
+        "--api_key_file",
         help="require one of these keys (one per line) on every route but "
         "/v2/health/live, /v2/health/ready and /metrics; OVSERVE_API_KEY adds one",
     )
     serve.add_argument("--cors-origins", nargs="*", default=(), help="origins allowed by CORS ('*' for any)")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--file_system_poll_wait_seconds",
+        "--file-system-poll-wait-seconds",
+        dest="file_system_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="reload the config when it (or a graph file it names) changes, checked this often (0: never; "
+        "POST /v1/config/reload reloads on demand)",
+    )
+    serve.add_argument(
+        "--log-level", "--log_level", default="info", type=str.lower, choices=["debug", "info", "warning", "error"]
+    )
+    add_ovms_flags(serve)
     serve.set_defaults(run=_serve)
     add_commands(commands)  # export, pull, list
     add_bench_command(commands)

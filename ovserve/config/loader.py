@@ -8,12 +8,15 @@ each node type publishes.
 from dataclasses import dataclass
 from pathlib import Path
 
+from ovserve.config.ovms.config_json import is_ovms_config, ovms_servables
+from ovserve.config.ovms.graph import graph_document
 from ovserve.config.paths import UnresolvablePath, resolve_path
 from ovserve.config.validation import compile_validator, packaged_schema, read_json_file, validate_document
 from ovserve.errors import ConfigError
 
 DEFAULT_PLUGIN_FOLDER = "plugins"
-DEFAULT_GRAPH_FILES = ("graph.json", "graph.yaml", "graph.yml")
+DEFAULT_GRAPH_FILES = ("graph.json", "graph.yaml", "graph.yml", "graph.pbtxt")
+OVMS_GRAPH_SUFFIX = ".pbtxt"
 DEFAULT_CONFIG_FILES = ("config.json", "config.yaml", "config.yml")
 
 
@@ -40,6 +43,8 @@ def _resolve(value, relative_to, file, json_path):
 
 
 def load_graph_file(path, servable_name):
+    if Path(path).suffix.lower() == OVMS_GRAPH_SUFFIX:
+        return graph_document(path)  # an OVMS graph.pbtxt, translated to the graph document it is equivalent to
     document = read_json_file(path, f"graph file of servable '{servable_name}'")
     validate_document(compile_validator(packaged_schema("graph.schema.json")), document, path)
     return document
@@ -76,8 +81,15 @@ def _default_graph_file(base):
 
 
 def load_server_config(path):
+    """The server config in `path`: ovserve's format (`servables`) or OVMS's config.json, told apart by its keys."""
     file = Path(path).resolve()
     document = read_json_file(file, "server config")
+    if is_ovms_config(document, file):
+        servables = tuple(
+            ServableSpec(name=s.name, graph_file=s.graph_file, graph=s.graph, json_path=s.json_path)
+            for s in ovms_servables(document, file)
+        )
+        return ServerConfig(file, servables, _plugin_folders({}, file))
     validate_document(compile_validator(packaged_schema("server_config.schema.json")), document, file)
 
     servables, seen = [], {}

@@ -6,8 +6,27 @@ from ovserve.graph.plugins import PluginError, discover_node_types
 
 
 class ServableRegistry:
+    """The servables by name. A reload swaps them all at once (`replace`): the resources hold this object,
+    and a request that found its servable keeps it even when the registry moves on."""
+
     def __init__(self, servables):
         self._servables = {servable.name: servable for servable in servables}
+        self.served_names = frozenset(self._servables)
+        self.unloaded = frozenset()  # names whose engines were stopped for idleness (server/idle.py)
+        # Called with the servable before it does work (the server runtime's lazy load waits there).
+        self.before_use = lambda servable: None
+
+    def replace(self, servables, unloaded=frozenset()):
+        # One assignment: a greenlet iterating the registry goes on over the dict it started with.
+        self._servables = {servable.name: servable for servable in servables}
+        self.served_names = frozenset(self._servables)
+        self.unloaded = frozenset(unloaded)
+
+    def state_of(self, servable):
+        """'ready', 'loading', or 'unloaded' (stopped for idleness: not a failure, the next request loads it)."""
+        if servable.is_ready():
+            return "ready"
+        return "unloaded" if servable.name in self.unloaded else "loading"
 
     @classmethod
     def from_config(cls, config):
@@ -39,6 +58,7 @@ class ServableRegistry:
                 param="model",
                 code="unsupported_model_capability",
             )
+        self.before_use(servable)
         return servable
 
 

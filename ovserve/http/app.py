@@ -12,6 +12,7 @@ from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.http.middleware import RequestIdMiddleware
 from ovserve.http.pipeline import Pipeline
 from ovserve.http.resources.api import ApiResource
+from ovserve.http.resources.config import ConfigReloadResource, ConfigStatusResource
 from ovserve.http.resources.count_tokens import CountTokensResource
 from ovserve.http.resources.health import LiveResource, ModelStatusSink, ReadyResource, ServeHealthResource
 from ovserve.http.resources.metrics import MetricsResource
@@ -55,6 +56,8 @@ class AppOptions:
     bound_stream_writes: Optional[Callable] = None
     # Where the Responses API keeps stored responses (--responses-store-*); directory "": this process's memory.
     responses_store: StoreOptions = StoreOptions(directory="")
+    # Given by the server runtime: statuses() and reload() of GET /v1/config and POST /v1/config/reload.
+    config_control: Optional[object] = None
 
 
 def create_app(registry, options=AppOptions()):
@@ -100,6 +103,10 @@ def create_app(registry, options=AppOptions()):
     app.add_route("/tokenizer_info", TokenizerInfoResource(registry))
     app.add_route("/v2/health/live", live)
     app.add_route("/v2/health/ready", ready)
+    # OVMS's config routes (not open: when keys are set, they need one, as every route but the probes).
+    config_status = ConfigStatusResource(registry, options.config_control)
+    app.add_route("/v1/config", config_status)
+    app.add_route("/v1/config/reload", ConfigReloadResource(config_status))
     metrics.prepare(registry)
     app.add_route("/metrics", metrics_page)
     app.add_sink(ModelStatusSink(registry), r"^/v2/models/(?P<model_id>.+)/(?P<action>ready|stats)$")

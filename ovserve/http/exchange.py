@@ -27,7 +27,7 @@ class Exchange:
         try:
             if self.generates:
                 for deltas in self.work:
-                    self.arrived()
+                    self.arrived(deltas)
                     writer.add(deltas)
                 answer = writer.body(self.work)
             else:
@@ -38,9 +38,9 @@ class Exchange:
         self.end(True)
         return answer
 
-    def arrived(self):
-        """A step of the generation reached this worker."""
-        self.record.arrived(self.work.completion_tokens, time.monotonic())
+    def arrived(self, deltas):
+        """A step of the generation reached this worker (the metrics read its tokens and finish reasons)."""
+        self.record.arrived(self.work.completion_tokens, time.monotonic(), deltas)
 
     def end(self, succeeded):
         if self._ended:
@@ -87,7 +87,7 @@ class StreamBody:
         try:
             yield from writer.opening(generation)
             for deltas in generation:
-                exchange.arrived()
+                exchange.arrived(deltas)
                 yield from writer.chunks(deltas)
         except Exception as error:
             exchange.end(False)

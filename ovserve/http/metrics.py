@@ -1,7 +1,8 @@
 """Prometheus metrics: what each HTTP worker records, and the text that `GET /metrics` answers.
 
 Request counters carry OpenVINO Model Server's names and labels (`ovms_requests_success`, ...), so
-its dashboards work; the LLM series OVMS lacks are `ovserve_llm_*`. docs/operations.md lists them.
+its dashboards work; the LLM series OVMS lacks are `ovserve_llm_*`; beside them, vLLM's names for what
+autoscalers and routers read (http/vllm_metrics.py). docs/operations.md lists them.
 
 Several gunicorn workers serve one port, so the numbers must add up across them: the supervisor
 gives gunicorn a fresh folder in PROMETHEUS_MULTIPROC_DIR, every worker writes its values to memory-
@@ -15,6 +16,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
+
+from ovserve.http import vllm_metrics
 
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read when prometheus_client decided
 # The classic text format, which generate_latest writes and every Prometheus reads. (prometheus_client
@@ -125,6 +128,7 @@ def prepare(servables):
         if any(method in GENERATION_METHODS for method in methods):
             for series in (TIME_TO_FIRST_TOKEN, INTER_TOKEN_LATENCY, REQUEST_LATENCY, PROMPT_TOKENS, GENERATED_TOKENS):
                 _child(series, servable.name)
+            vllm_metrics.prepare(servable.name)
 
 
 class RequestRecord:
@@ -144,6 +148,7 @@ class RequestRecord:
         self.finished = False
         self._tokens_seen = 0
         self._last_arrival = None
+        self._finish_reasons = set()  # of the choices, as their last deltas gave them
 
     def model(self, body):
         """Note the request body's model if it is served; the request counts from now on."""
@@ -152,15 +157,19 @@ class RequestRecord:
             self.name = name
             _child(CURRENT_REQUESTS, name).inc()
 
-    def arrived(self, completion_tokens, now):
-        """A generation's step reached this worker, its completion tokens counted so far."""
+    def arrived(self, completion_tokens, now, deltas=()):
+        """A generation's step reached this worker: its completion tokens counted so far, its deltas."""
+        self._finish_reasons.update(delta.finish_reason for delta in deltas if delta.finish_reason)
         if completion_tokens <= self._tokens_seen:
             return  # no new tokens (an echoed prompt)
+        vllm_metrics.generated(self.name, completion_tokens - self._tokens_seen)
         self._tokens_seen = completion_tokens
         if self._last_arrival is None:
             _child(TIME_TO_FIRST_TOKEN, self.name).observe(now - self.started)
+            vllm_metrics.first_token(self.name, now - self.started)
         else:
             _child(INTER_TOKEN_LATENCY, self.name).observe(now - self._last_arrival)
+            vllm_metrics.token_gap(self.name, now - self._last_arrival)
         self._last_arrival = now
 
     def finish(self, succeeded, generation=None):
@@ -175,11 +184,21 @@ class RequestRecord:
             _child(GENERATED_TOKENS, self.name).inc(generation.completion_tokens)
             if succeeded:
                 _child(REQUEST_LATENCY, self.name).observe(now - self.started)
+            self._vllm_ended(succeeded, generation, now)
         if succeeded:
             _child(REQUESTS_SUCCESS, API, INTERFACE, self.method, self.name).inc()
             _child(REQUEST_TIME, INTERFACE, self.name).observe((now - self.started) * 1e6)
         else:
             _child(REQUESTS_FAIL, API, INTERFACE, self.method, self.name).inc()
+
+    def _vllm_ended(self, succeeded, generation, now):
+        # Tokens the last steps brought without a delta the worker saw (no text yet) count now, so the
+        # total is usage.completion_tokens, as in ovserve_llm_generated_tokens.
+        if generation.completion_tokens > self._tokens_seen:
+            vllm_metrics.generated(self.name, generation.completion_tokens - self._tokens_seen)
+            self._tokens_seen = generation.completion_tokens
+        reason = vllm_metrics.finished_reason(succeeded, self._finish_reasons)
+        vllm_metrics.ended(self.name, reason, generation.prompt_tokens, now - self.started)
 
 
 # --- scrape ---------------------------------------------------------------------------------------
@@ -198,7 +217,7 @@ class _Families:
 def _recorded_families():
     if MULTIPROCESS_DIR:
         return list(multiprocess.MultiProcessCollector(None, MULTIPROCESS_DIR).collect())
-    return list(_RECORDED.collect())
+    return list(_RECORDED.collect()) + list(vllm_metrics.RECORDED.collect())
 
 
 def engine_families(registry):
@@ -274,7 +293,7 @@ def _number(value):
 
 def render(registry):
     """The body of GET /metrics (Prometheus text format 0.0.4) and its content type."""
-    families = _recorded_families() + engine_families(registry)
+    families = _recorded_families() + engine_families(registry) + vllm_metrics.engine_families(registry)
     ovms_counters = "".join(_plain_counter_text(f) for f in families if f.name in _OVMS_COUNTERS)
     others = generate_latest(_Families([f for f in families if f.name not in _OVMS_COUNTERS]))
     return ovms_counters.encode("utf-8") + others, CONTENT_TYPE

@@ -19,11 +19,11 @@ class Pipeline:
         self.registry = registry
         self.options = options
         self.context = context or ApiContext()  # given to the Apis that take it (Api.takes_context)
-        self._served_names = frozenset(registry.names())
 
     def answer(self, req, resp, api):
         method = api.method or metrics.METHODS[api.capability]
-        record = metrics.RequestRecord(method, req.context.started, self._served_names)
+        # The names served now: a reload adds and removes servables (a removed one's series keep their values).
+        record = metrics.RequestRecord(method, req.context.started, self.registry.served_names)
         try:
             body = read_json(req, self.options.max_body_bytes)
             record.model(body)

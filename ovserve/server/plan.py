@@ -23,6 +23,8 @@ class RuntimePlan:
     cors_origins: tuple = ()
     client_write_timeout_seconds: float = 30.0  # drop a streaming client whose writes block this long
     responses_store: StoreOptions = StoreOptions()  # the Responses API's store, shared by every worker
+    # The supervisor's runtime folder: the live plan, the servables' states and reload requests (live_plan.py).
+    runtime_folder: str = ""
 
     def to_environment(self):
         sockets = [[servable, node, path] for (servable, node), path in self.engine_sockets.items()]
@@ -36,6 +38,7 @@ class RuntimePlan:
                 "cors_origins": list(self.cors_origins),
                 "client_write_timeout_seconds": self.client_write_timeout_seconds,
                 "responses_store": asdict(self.responses_store),
+                "runtime_folder": self.runtime_folder,
             }
         )
 
@@ -52,6 +55,7 @@ class RuntimePlan:
             tuple(data["cors_origins"]),
             client_write_timeout_seconds=data["client_write_timeout_seconds"],
             responses_store=StoreOptions(**data["responses_store"]),
+            runtime_folder=data.get("runtime_folder", ""),
         )
 
     def is_draining(self):

@@ -20,7 +20,10 @@ from ovserve.config.loader import load_server_config
 from ovserve.graph.registry import ServableRegistry
 from ovserve.http.body import DEFAULT_MAX_BODY_BYTES
 from ovserve.protocol.responses_store import StoreOptions
+from ovserve.server.config_watch import ConfigWatch
+from ovserve.server.live_plan import Mailbox
 from ovserve.server.plan import ENVIRONMENT_VARIABLE, ConnectionLimits, RuntimePlan
+from ovserve.server.reload import LiveServables
 from ovserve.server.runtime_folder import create_runtime_folder, remove_stale_runtime_folders
 
 log = logging.getLogger("ovserve.supervisor")
@@ -145,8 +148,11 @@ class Supervisor:
         client_write_timeout_seconds=30.0,
         connection_limits=None,
         responses_store=None,
+        file_system_poll_wait_seconds=0.0,
     ):
         self.config_path = config_path
+        self.file_system_poll_wait_seconds = file_system_poll_wait_seconds
+        self.live = None  # LiveServables, once serving
         connection_limits = connection_limits or ConnectionLimits()
         self.bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.workers = workers
@@ -193,26 +199,24 @@ class Supervisor:
             shutil.rmtree(runtime_dir, ignore_errors=True)
 
     def _serve(self, config, registry, runtime_dir):
-        sockets = {}
-        for servable in registry:
-            for node_name, spec in servable.engine_specs().items():
-                socket_path = str(runtime_dir / f"engine-{len(self.engines)}.sock")
-                sockets[(servable.name, node_name)] = socket_path
-                self.engines.append(
-                    EngineProcess(
-                        f"{servable.name}/{node_name}", socket_path, spec, self.log_level, self.follow_up_window_ms
-                    )
-                )
+        def make_engine(label, spec, index):
+            socket_path = str(runtime_dir / f"engine-{index}.sock")
+            return EngineProcess(label, socket_path, spec, self.log_level, self.follow_up_window_ms)
+
+        self.live = LiveServables(config.file, Mailbox(runtime_dir), make_engine, self.engines, self.graceful_timeout)
+        self.live.start(config, registry)
+        watch = ConfigWatch(config.file, self.file_system_poll_wait_seconds)
         self.drain_file = str(runtime_dir / "draining")
         plan = RuntimePlan(
             str(config.file),
-            sockets,
+            self.live.plan(str(config.file)).engine_sockets,
             self.max_body_bytes,
             self.drain_file,
             self.api_key_file,
             self.cors_origins,
             client_write_timeout_seconds=self.client_write_timeout_seconds,
             responses_store=self.responses_store,
+            runtime_folder=str(runtime_dir),
         )
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
@@ -251,9 +255,16 @@ class Supervisor:
             if code is not None:
                 log.error("the HTTP server exited with code %s", code)
                 return 1
-            for engine in self.engines:
+            for engine in list(self.engines):
                 if not self._watch(engine):
                     return 1
+            try:
+                if watch.changed():
+                    log.info("%s changed: reloading it", config.file)
+                    self.live.ask_reload()
+                self.live.poll()
+            except Exception:  # a bug in a reload must not stop the servables that serve
+                log.exception("applying a config change failed")
             if not announced and all(engine.ready for engine in self.engines):
                 announced = True
                 log.info("all engines are ready")
@@ -311,10 +322,11 @@ class Supervisor:
                 log.warning("HTTP server did not stop in time; killing it")
                 self.http.kill()
                 self.http.wait()
-        for engine in self.engines:
+        others = self.live.engines_not_watched() if self.live else []
+        for engine in self.engines + others:
             engine.stop()
         deadline = time.monotonic() + ENGINE_STOP_SECONDS
-        for engine in self.engines:
+        for engine in self.engines + others:
             if engine.process is None:
                 continue
             try:
@@ -322,3 +334,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 engine.process.kill()
                 engine.process.wait()
+        for process in self.live.processes_exiting() if self.live else []:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

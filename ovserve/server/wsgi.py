@@ -26,13 +26,20 @@ def build_worker_app():
     from ovserve.runtime.bridge import WorkerRuntime
     from ovserve.runtime.telemetry import decline_openvino_telemetry
     from ovserve.server.plan import RuntimePlan
+    from ovserve.server.plan_follower import PlanFollower
 
     decline_openvino_telemetry()
     plan = RuntimePlan.from_environment()
-    registry = ServableRegistry.from_config(load_server_config(plan.config_file))
     runtime = WorkerRuntime(plan.engine_sockets)
-    for servable in registry:
-        servable.load(runtime)
+    follower = None
+    if plan.runtime_folder:  # the supervisor's live plan (what a reload changed) wins over the one at start-up
+        follower = PlanFollower.boot(plan.runtime_folder)
+        follower.start()
+        registry = follower.registry
+    else:
+        registry = ServableRegistry.from_config(load_server_config(plan.config_file))
+        for servable in registry:
+            servable.load(runtime)
     options = AppOptions(
         max_body_bytes=plan.max_body_bytes,
         watch_disconnect=runtime.watch_disconnect,
@@ -41,6 +48,7 @@ def build_worker_app():
         cors_origins=plan.cors_origins,
         bound_stream_writes=lambda body, sock: runtime.bound_writes(body, sock, plan.client_write_timeout_seconds),
         responses_store=plan.responses_store,
+        config_control=follower,
     )
     return create_app(registry, options)
 

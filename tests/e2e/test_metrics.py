@@ -117,7 +117,8 @@ def test_ovms_counters_keep_their_names(base_url):
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
     log = tmp_path_factory.mktemp("two_workers") / "server.log"
-    running = RunningServer(FIXTURES / "single.json", "--workers", "2", log_path=log)
+    # Its last test stops it: the drain lasts long enough to read /health while it drains.
+    running = RunningServer(FIXTURES / "single.json", "--workers", "2", "--drain-seconds", "3", log_path=log)
     try:
         yield running.wait_ready()
     finally:
@@ -173,6 +174,18 @@ def test_two_workers_add_up(two_workers):
         - value(before, "ovserve_llm_generated_tokens_total", name=DEFAULT_MODEL)
         == 2 * sent
     )
+    # vLLM's counters add up over the workers the same way (ignore_eos: every request ends by its length).
+    vllm_labels = {"model_name": DEFAULT_MODEL, "engine": "0"}
+    length = dict(vllm_labels, finished_reason="length")
+    assert (
+        value(after, "vllm:request_success_total", **length) - value(before, "vllm:request_success_total", **length)
+        == sent
+    )
+    assert (
+        value(after, "vllm:generation_tokens_total", **vllm_labels)
+        - value(before, "vllm:generation_tokens_total", **vllm_labels)
+        == 2 * sent
+    )
 
     # A worker that dies takes its in-flight gauge along, but its counts stay in the totals.
     victim = max(per_worker, key=per_worker.get)
@@ -183,3 +196,17 @@ def test_two_workers_add_up(two_workers):
     assert not (folder / f"gauge_livesum_{victim}.db").exists(), "child_exit did not mark the worker dead"
     two_workers.wait_ready()
     assert value(scrape(base), "ovms_requests_success_total", **REQUEST_LABELS) == total
+
+
+def test_health_says_503_while_draining(two_workers):
+    """vLLM's GET /health, which balancers probe: 503 from the signal on, while in-flight requests finish."""
+    assert requests.get(two_workers.base + "/health", timeout=30).status_code == 200
+    two_workers.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while "received SIGTERM; stopping" not in two_workers.log_text():
+        assert time.monotonic() < deadline, "the supervisor never logged the signal"
+        time.sleep(0.01)
+    health = requests.get(two_workers.base + "/health", timeout=30)
+    assert health.status_code == 503 and health.content == b""
+    assert requests.get(two_workers.base + "/v2/health/ready", timeout=30).json()["draining"] is True
+    assert two_workers.process.wait(60) == 0

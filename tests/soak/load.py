@@ -192,7 +192,7 @@ class Client:
         self.session.close()
 
     # Bodies -------------------------------------------------------------------------------------
-    def _sampling(self, body):
+    def sampling_params(self, body):
         """Some ignore EOS (exact token counts); half greedy (compared between repeats), half sampled."""
         if self.rng.random() < 0.3:
             body["ignore_eos"] = True
@@ -208,7 +208,7 @@ class Client:
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}
         if self.rng.random() < 0.2:
             body["messages"].insert(0, {"role": "system", "content": "You are a concise assistant."})
-        greedy = self._sampling(body)
+        greedy = self.sampling_params(body)
         if stream:
             body["stream"] = True
             if self.rng.random() < 0.6:
@@ -219,7 +219,7 @@ class Client:
         max_tokens = self.rng.choice(MAX_TOKENS)
         prompt = self.rng.choice(COMPLETION_PROMPTS)
         body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens}
-        greedy = self._sampling(body)
+        greedy = self.sampling_params(body)
         if stream:
             body["stream"] = True
             if self.rng.random() < 0.6:

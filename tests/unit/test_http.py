@@ -299,10 +299,10 @@ def test_health_live_does_not_depend_on_readiness(client, registry):
 
 def test_model_ready_with_a_slash_in_the_name(client, registry):
     result = client.simulate_get(f"/v2/models/{MODEL}/ready")
-    assert result.status_code == 200 and result.json == {"name": MODEL, "ready": True}
+    assert result.status_code == 200 and result.json == {"name": MODEL, "ready": True, "state": "ready"}
     registry.get(MODEL).terminal.ready = False
     result = client.simulate_get(f"/v2/models/{MODEL}/ready")
-    assert result.status_code == 503 and result.json == {"name": MODEL, "ready": False}
+    assert result.status_code == 503 and result.json == {"name": MODEL, "ready": False, "state": "loading"}
     assert client.simulate_get(f"/v2/models/{OTHER}/ready").status_code == 200
 
 

@@ -238,3 +238,6 @@ def test_processes_add_up_in_the_multiprocess_folder(tmp_path):
     assert 'ovserve_llm_generated_tokens_total{name="m"} 4.0\n' in text
     assert 'ovserve_llm_time_to_first_token_seconds_count{name="m"} 2.0\n' in text
     assert 'ovms_current_requests{name="m"} 0.0\n' in text
+    # vLLM's names (a colon in them) add up the same way.
+    assert 'vllm:generation_tokens_total{engine="0",model_name="m"} 4.0\n' in text
+    assert 'vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 2.0\n' in text

@@ -1,7 +1,8 @@
 """Liveness and readiness, KServe v2 style, and vLLM's `GET /health`.
 
 Liveness answers from the HTTP worker alone (it never waits for an engine). Readiness is true only
-when every servable is loaded and its engine is connected.
+when every servable is loaded and its engine is connected, or unloaded for idleness (`idle_unload_seconds`:
+not a failure, the next request loads it; the probes never wake it).
 """
 
 import falcon
@@ -20,7 +21,7 @@ class ReadyResource:
         self.is_draining = is_draining
 
     def on_get(self, req, resp):
-        pending = [servable.name for servable in self.registry if not servable.is_ready()]
+        pending = [servable.name for servable in self.registry if self.registry.state_of(servable) == "loading"]
         draining = self.is_draining()
         ready = not pending and not draining
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
@@ -42,7 +43,7 @@ class ServeHealthResource:
         self.is_draining = is_draining
 
     def on_get(self, req, resp):
-        ready = not self.is_draining() and all(servable.is_ready() for servable in self.registry)
+        ready = not self.is_draining() and all(self.registry.state_of(s) != "loading" for s in self.registry)
         resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
         resp.data = b""
 
@@ -65,6 +66,6 @@ class ModelStatusSink:
         if action == "ready":
             ready = servable.is_ready()
             resp.status = falcon.HTTP_200 if ready else falcon.HTTP_503
-            resp.media = {"name": servable.name, "ready": ready}
+            resp.media = {"name": servable.name, "ready": ready, "state": self.registry.state_of(servable)}
         else:
             resp.media = {"name": servable.name, "ready": servable.is_ready(), "nodes": servable.stats()}

@@ -23,7 +23,7 @@ def architecture(kind):
     return {"architecture": {"modality": modality, "input_modalities": inputs, "output_modalities": outputs}}
 
 
-def model_card(servable, created):
+def model_card(servable, created, state="ready"):
     facts = servable.terminal.describe()
     card = {
         "id": servable.name,
@@ -32,6 +32,8 @@ def model_card(servable, created):
         "owned_by": "ovserve",
         "kind": servable.kind,
         "capabilities": list(servable.capabilities),
+        # ready; loading (its engine restarts); unloaded (stopped for idleness, the next request loads it)
+        "state": state,
         **architecture(servable.kind),
     }
     if facts.get("max_model_len") is not None:
@@ -45,7 +47,8 @@ class ModelsResource:
         self.created = created
 
     def on_get(self, req, resp):
-        resp.media = {"object": "list", "data": [model_card(s, self.created) for s in self.registry]}
+        cards = [model_card(s, self.created, self.registry.state_of(s)) for s in self.registry]
+        resp.media = {"object": "list", "data": cards}
 
 
 class ModelResource:
@@ -54,4 +57,5 @@ class ModelResource:
         self.created = created
 
     def on_get(self, req, resp, model_id):
-        resp.media = model_card(self.registry.get(model_id), self.created)
+        servable = self.registry.get(model_id)
+        resp.media = model_card(servable, self.created, self.registry.state_of(servable))

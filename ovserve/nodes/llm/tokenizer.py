@@ -6,12 +6,15 @@ detokenize, so the engine's only thread does nothing but step.
 
 import logging
 from importlib import resources
+from pathlib import Path
 
 from ovserve.errors import InvalidRequest
 from ovserve.nodes.llm.detokenizer import ByteLevelDetokenizer, IncrementalDetokenizer, byte_table
 from ovserve.nodes.llm.long_prompts import cut_length, encode_whole
 
 log = logging.getLogger("ovserve.llm")
+MAX_LOADED_TOKENIZERS = 8  # per worker process, beyond the servables that hold theirs
+_LOADED = {}  # (model path, its mtime, max_model_len, cuts) -> LLMTokenizer
 
 
 def _encode_piece(tokenizer, text, add_special_tokens):
@@ -59,12 +62,25 @@ class LLMTokenizer:
 
     @classmethod
     def load(cls, models_path, max_model_len, cuts_long_texts):
-        import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
+        """The tokenizer of a model, loaded once per worker for each model file (and its settings): loading
+        holds the worker's GIL for seconds (a GGUF's tokenizer is built from the file), which pauses every
+        stream of the worker, so a servable reloaded with other options, or a second servable of the same
+        model, reuses the one already loaded. Tokenizers are read-only once made."""
+        path = Path(models_path)
+        key = (str(path.resolve()), path.stat().st_mtime_ns, max_model_len, cuts_long_texts)
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
 
-        loaded = cls(openvino_genai.Tokenizer(str(models_path)), max_model_len, cuts_long_texts)
-        log.info(
-            "tokenizer of %s loaded (%s detokenization)", models_path, "byte-table" if loaded.byte_table else "windowed"
-        )
+            loaded = cls(openvino_genai.Tokenizer(str(models_path)), max_model_len, cuts_long_texts)
+            log.info(
+                "tokenizer of %s loaded (%s detokenization)",
+                models_path,
+                "byte-table" if loaded.byte_table else "windowed",
+            )
+            _LOADED[key] = loaded
+            while len(_LOADED) > MAX_LOADED_TOKENIZERS:  # the oldest first: dicts keep insertion order
+                del _LOADED[next(iter(_LOADED))]
         return loaded
 
     @property

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,10 +27,11 @@ def _serve(args):
             print(f"ovserve: can't read --api-key-file {args.api_key_file}: {exc.strerror}", file=sys.stderr)
             return 2
     try:
-        config_file = config_from_ovms_flags(args) or args.config or default_config_file()
+        single_model_config = config_from_ovms_flags(args)  # written in a temporary folder of its own
     except SingleModelError as error:
         print(f"ovserve: {error}", file=sys.stderr)
         return 2
+    config_file = single_model_config or args.config or default_config_file()
     supervisor = Supervisor(
         config_file,
         args.host,
@@ -60,6 +62,9 @@ def _serve(args):
     except ConfigError as error:
         print(f"ovserve: configuration error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if single_model_config:
+            shutil.rmtree(Path(single_model_config).parent, ignore_errors=True)
 
 
 def add_connection_limits(serve):

@@ -25,7 +25,12 @@ class PromptPrefixNode(RequestProcessor):
         messages, prefixed = [], False
         for message in chat_input.messages:
             if not prefixed and message["role"] == "user":
-                message = dict(message, content=self.options["text"] + message["content"])
+                content = message["content"]
+                if isinstance(content, list):  # a message with images: its text and image parts
+                    content = [{"type": "text", "text": self.options["text"]}, *content]
+                else:
+                    content = self.options["text"] + content
+                message = dict(message, content=content)
                 prefixed = True
             messages.append(message)
         return chat_input.with_messages(messages)

@@ -37,6 +37,15 @@ def read_document(path, what):
         raise ConfigError(path, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
+def remember_lines(file, lines, fresh=False):
+    """Give ConfigError the line of each JSON path in `lines` ({json path: line}) for `file`, as the YAML
+    reader keeps them (a graph.pbtxt's reader does too); `fresh`: forget what an earlier read left."""
+    key = str(Path(file).resolve())
+    if fresh:
+        _LINES[key] = {}
+    _LINES.setdefault(key, {}).update(lines)
+
+
 def line_of(file, json_path):
     """The line of `json_path` (or of its nearest enclosing value) in a YAML file read here, else None."""
     lines = _LINES.get(str(Path(file).resolve()))
@@ -62,7 +71,7 @@ def _read_yaml(path, text):
     lines = {}
     if root is not None:
         _map_lines(root, "$", lines, path)
-    _LINES[str(path.resolve())] = lines
+    remember_lines(path, lines, fresh=True)
     return yaml.safe_load(text)
 
 

@@ -26,6 +26,7 @@ class ServableSpec:
     graph_file: Path
     graph: dict  # the validated graph document
     json_path: str  # of this servable inside the server config
+    idle_unload_seconds: float = 0.0  # 0: never (server/idle.py)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def load_server_config(path):
     document = read_json_file(file, "server config")
     if is_ovms_config(document, file):
         servables = tuple(
-            ServableSpec(name=s.name, graph_file=s.graph_file, graph=s.graph, json_path=s.json_path)
+            ServableSpec(s.name, s.graph_file, s.graph, s.json_path, s.idle_unload_seconds)
             for s in ovms_servables(document, file)
         )
         return ServerConfig(file, servables, _plugin_folders({}, file))
@@ -122,5 +123,6 @@ def load_server_config(path):
                 f"no graph file at {graph_file}",
                 "create it, or set graph_path to the graph file's name",
             )
-        servables.append(ServableSpec(name, graph_file, load_graph_file(graph_file, name), json_path))
+        idle = float(entry.get("idle_unload_seconds", 0))
+        servables.append(ServableSpec(name, graph_file, load_graph_file(graph_file, name), json_path, idle))
     return ServerConfig(file, tuple(servables), _plugin_folders(document, file))

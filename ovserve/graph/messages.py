@@ -56,8 +56,21 @@ RESERVED_TEMPLATE_VARIABLES = frozenset({"messages", "add_generation_prompt", "t
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image a chat request carries, by reference: a `data:` URL (the APIs' base64 sources become one),
+    an http(s) URL or a local file URL; the node that takes images fetches and decodes it, by its own
+    policy. `param` is where it was in the request (e.g. "messages[0].content[1].image_url")."""
+
+    url: str
+    param: str
+    detail: Optional[str] = None  # OpenAI's "auto" | "low" | "high": accepted; the model's processor decides
+
+
+@dataclass(frozen=True)
 class ChatInput:
-    messages: tuple  # of dicts: {"role": ..., "content": str, ...}; content already flattened to text
+    # Of dicts: {"role": ..., "content": str, ...}; content flattened to text, except in a message with
+    # images: a list of {"type": "text", "text": ...} and {"type": "image"} parts, in order.
+    messages: tuple
     params: SamplingParams = field(default_factory=SamplingParams)
     add_generation_prompt: bool = True
     continue_final_message: bool = False
@@ -72,6 +85,7 @@ class ChatInput:
     # (gpt-oss's template reads it). The protocol layer maps each API's own fields onto these two.
     thinking: Optional[bool] = None
     reasoning_effort: Optional[str] = None
+    images: tuple = ()  # ImagePart, one for each {"type": "image"} part of the messages, in order
 
     @property
     def choices(self):

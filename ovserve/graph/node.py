@@ -64,6 +64,11 @@ class Node:
     def load(self, runtime) -> None:
         """Make worker-side resources. `runtime` (a WorkerRuntime) gives access to engine clients."""
 
+    def load_would_pause_worker(self) -> bool:
+        """Whether load() in a serving worker would hold its GIL long enough to pause its other requests
+        (seconds, not a fraction of one): a reload then replaces the worker instead (server/worker_roll.py)."""
+        return False
+
     def is_ready(self) -> bool:
         return True
 
@@ -133,4 +138,39 @@ class Reranker(Terminal):
     capabilities: ClassVar[tuple] = ("rerank",)
 
     def rerank(self, rerank_input: RerankInput):
+        raise NotImplementedError
+
+
+class ImageGenerator(Terminal):
+    """A terminal node that makes images from a prompt (`generate_images`) and edits uploaded ones
+    (`edit_images`); both take an ImagesInput and return a one-answer request giving an ImagesResult."""
+
+    kind = "image_generation"
+    capabilities: ClassVar[tuple] = ("images.generations", "images.edits")
+
+    def generate_images(self, images_input):
+        raise NotImplementedError
+
+    def edit_images(self, images_input):
+        raise NotImplementedError
+
+
+class Transcriber(Terminal):
+    """A terminal node that turns speech into text (`transcribe` takes a TranscriptionInput and returns work
+    that iterates the transcript's deltas, or gives the whole Transcript by result())."""
+
+    kind = "automatic_speech_recognition"
+    capabilities: ClassVar[tuple] = ("audio.transcriptions", "audio.translations")
+
+    def transcribe(self, transcription_input):
+        raise NotImplementedError
+
+
+class SpeechSynthesizer(Terminal):
+    """A terminal node that speaks a text (`synthesize` takes a SpeechInput; its one answer is a Speech)."""
+
+    kind = "text_to_speech"
+    capabilities: ClassVar[tuple] = ("audio.speech",)
+
+    def synthesize(self, speech_input):
         raise NotImplementedError

@@ -63,5 +63,10 @@ class ServableRegistry:
 
 
 def _with_article(kind):
-    words = {"text_generation": "a text-generation", "embeddings": "an embeddings", "rerank": "a rerank"}
+    words = {
+        "text_generation": "a text-generation",
+        "embeddings": "an embeddings",
+        "rerank": "a rerank",
+        "image_generation": "an image-generation",
+    }
     return words.get(kind, f"a {kind}")

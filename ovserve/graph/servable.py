@@ -35,6 +35,9 @@ class Servable:
         for node in self.nodes:
             node.load(runtime)
 
+    def load_would_pause_worker(self):
+        return any(node.load_would_pause_worker() for node in self.nodes)
+
     def stats(self):
         return {node.context.node_name: node.stats() for node in self.nodes if node.stats()}
 
@@ -78,3 +81,17 @@ class Servable:
         for node in self.processors:
             rerank_input = node.process_rerank(rerank_input)
         return self.terminal.rerank(rerank_input)
+
+    # Images: no processor rewrites them (processors take text requests).
+    def generate_images(self, images_input):
+        return self.terminal.generate_images(images_input)
+
+    def edit_images(self, images_input):
+        return self.terminal.edit_images(images_input)
+
+    # Audio: no processor rewrites it (processors take text requests).
+    def transcribe(self, transcription_input):
+        return self.terminal.transcribe(transcription_input)
+
+    def synthesize(self, speech_input):
+        return self.terminal.synthesize(speech_input)

@@ -23,9 +23,12 @@ from ovserve.http.resources.tokens import DetokenizeResource, TokenizeResource, 
 from ovserve.http.security import ApiKeyMiddleware, CorsMiddleware
 from ovserve.protocol.anthropic_messages import MESSAGES
 from ovserve.protocol.api import ApiContext
+from ovserve.protocol.audio_speech import AUDIO_SPEECH
+from ovserve.protocol.audio_transcriptions import AUDIO_TRANSCRIPTIONS, AUDIO_TRANSLATIONS
 from ovserve.protocol.chat_completions import CHAT_COMPLETIONS
 from ovserve.protocol.completions import COMPLETIONS
 from ovserve.protocol.embeddings import EMBEDDINGS
+from ovserve.protocol.images import IMAGE_EDITS, IMAGE_GENERATIONS
 from ovserve.protocol.rerank import RERANK
 from ovserve.protocol.responses import RESPONSES
 from ovserve.protocol.responses_store import ResponsesStore, StoreOptions
@@ -39,6 +42,11 @@ APIS = {
     "rerank": RERANK,
     "messages": MESSAGES,
     "responses": RESPONSES,
+    "images/generations": IMAGE_GENERATIONS,
+    "images/edits": IMAGE_EDITS,
+    "audio/transcriptions": AUDIO_TRANSCRIPTIONS,
+    "audio/translations": AUDIO_TRANSLATIONS,
+    "audio/speech": AUDIO_SPEECH,
 }
 
 
@@ -84,7 +92,7 @@ def create_app(registry, options=AppOptions()):
     models, model = ModelsResource(registry, created), ModelResource(registry, created)
     tokenize, detokenize = TokenizeResource(registry, options), DetokenizeResource(registry, options)
     count_tokens = CountTokensResource(registry, options)
-    openapi = OpenApiResource([s.name for s in registry], API_PREFIXES, secured=bool(options.api_keys))
+    openapi = OpenApiResource(registry, API_PREFIXES, secured=bool(options.api_keys))
     for prefix in API_PREFIXES:
         for path, resource in apis.items():
             app.add_route(f"{prefix}/{path}", resource)

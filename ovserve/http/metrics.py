@@ -17,7 +17,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from ovserve.http import vllm_metrics
+from ovserve.http import audio_metrics, image_metrics, vllm_metrics
 
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read when prometheus_client decided
 # The classic text format, which generate_latest writes and every Prometheus reads. (prometheus_client
@@ -25,7 +25,17 @@ MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read when prome
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 API, INTERFACE = "V3", "REST"  # OVMS's label values for its OpenAI-compatible API over HTTP
 # The `method` label, by route capability (OVMS has one method label per endpoint family).
-METHODS = {"chat.completions": "Chat", "completions": "Completions", "embeddings": "Embeddings", "rerank": "Rerank"}
+METHODS = {
+    "chat.completions": "Chat",
+    "completions": "Completions",
+    "embeddings": "Embeddings",
+    "rerank": "Rerank",
+    "images.generations": "ImageGeneration",
+    "images.edits": "ImageEdit",
+    "audio.transcriptions": "Transcriptions",
+    "audio.translations": "Translations",
+    "audio.speech": "Speech",
+}
 # APIs translated to a capability's input, counted under a method of their own (Api.method).
 TRANSLATED_METHODS = {"chat.completions": ("Responses", "Messages")}
 GENERATION_METHODS = ("Chat", "Completions", "Responses", "Messages")
@@ -294,6 +304,8 @@ def _number(value):
 def render(registry):
     """The body of GET /metrics (Prometheus text format 0.0.4) and its content type."""
     families = _recorded_families() + engine_families(registry) + vllm_metrics.engine_families(registry)
+    families += image_metrics.engine_families(registry)
+    families += audio_metrics.engine_families(registry)
     ovms_counters = "".join(_plain_counter_text(f) for f in families if f.name in _OVMS_COUNTERS)
     others = generate_latest(_Families([f for f in families if f.name not in _OVMS_COUNTERS]))
     return ovms_counters.encode("utf-8") + others, CONTENT_TYPE

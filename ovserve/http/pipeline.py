@@ -9,7 +9,8 @@ from ovserve.errors import NotReady
 from ovserve.http import metrics
 from ovserve.http.body import read_json
 from ovserve.http.exchange import Exchange, StreamBody
-from ovserve.protocol.api import ApiContext
+from ovserve.http.multipart import read_multipart
+from ovserve.protocol.api import ApiContext, RawAnswer
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -25,8 +26,12 @@ class Pipeline:
         # The names served now: a reload adds and removes servables (a removed one's series keep their values).
         record = metrics.RequestRecord(method, req.context.started, self.registry.served_names)
         try:
-            body = read_json(req, self.options.max_body_bytes)
-            record.model(body)
+            if api.reads_form:
+                body = read_multipart(req, self.options.max_body_bytes)
+                record.model({"model": next(iter(body.texts("model")), None)})
+            else:
+                body = read_json(req, self.options.max_body_bytes)
+                record.model(body)
             context = (self.context,) if api.takes_context else ()
             call = api.parse(body, req.context.request_id, *context)
             servable = self.registry.require(call.model, api.capability)
@@ -39,7 +44,11 @@ class Pipeline:
         sock = req.env.get("gunicorn.socket")
         exchange = Exchange(work, record, self.options.watch_disconnect, sock)
         if not call.stream:
-            resp.media = exchange.unary(call.writer)
+            answer = exchange.unary(call.writer)
+            if isinstance(answer, RawAnswer):
+                resp.data, resp.content_type = answer.data, answer.content_type
+            else:
+                resp.media = answer
             return
         resp.content_type = "text/event-stream"
         resp.set_headers(SSE_HEADERS)

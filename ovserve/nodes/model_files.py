@@ -85,9 +85,11 @@ def context_length(models_path):
     config = path / "config.json"
     if config.is_file():
         data = json.loads(config.read_text())
-        for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-            if isinstance(data.get(key), int):
-                return data[key]
+        # A vision-language model states it in its language model's part (text_config).
+        for section in (data, data.get("text_config") or {}):
+            for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+                if isinstance(section.get(key), int):
+                    return section[key]
     return None
 
 

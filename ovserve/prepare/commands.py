@@ -50,6 +50,7 @@ def _export(args):
             output,
             overwrite=args.overwrite,
             trust_remote_code=args.trust_remote_code,
+            vocoder=args.vocoder,
         )
     except ExportError as error:
         print(f"ovserve export: {error}", file=sys.stderr)
@@ -108,6 +109,7 @@ def add_commands(commands):
     export.add_argument("--output-dir", help="the model folder itself (default MODELS_DIR/<source name>)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     export.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (optimum)")
+    export.add_argument("--vocoder", help="--task text_to_speech: the HiFi-GAN vocoder's folder or hub id")
     _add_to_config_arguments(export)
     export.set_defaults(run=_export, log_level="warning")
 

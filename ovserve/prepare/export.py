@@ -6,6 +6,7 @@ output and is renamed into place only when complete, with a graph file ready for
 """
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,25 @@ OPTIMUM_TASKS = {
     "text_generation": "text-generation-with-past",
     "embeddings": "feature-extraction",
     "rerank": "text-classification",
+    "text_to_image": "text-to-image",
+    "automatic_speech_recognition": "automatic-speech-recognition-with-past",
+    "text_to_speech": "text-to-audio",
+    "image_text_to_text": "image-text-to-text",
+}
+# What each audio kind's conversion writes besides the tokenizer (Whisper: encoder and decoder; SpeechT5:
+# encoder, decoder, postnet and the HiFi-GAN vocoder given by --vocoder).
+AUDIO_FILES = {
+    "automatic_speech_recognition": [
+        "openvino_encoder_model.xml",
+        "openvino_decoder_model.xml",
+        "openvino_detokenizer.xml",
+    ],
+    "text_to_speech": [
+        "openvino_encoder_model.xml",
+        "openvino_decoder_model.xml",
+        "openvino_postnet.xml",
+        "openvino_vocoder.xml",
+    ],
 }
 WEIGHT_FORMATS = ("fp16", "int8", "int4")
 # Kept beside the IR: the sentence-transformers files say how to pool and how long an input may be.
@@ -38,7 +58,7 @@ class ExportError(Exception):
     pass
 
 
-def optimum_command(source, task, weight_format, output, trust_remote_code=False):
+def optimum_command(source, task, weight_format, output, trust_remote_code=False, vocoder=None):
     command = [
         sys.executable,
         "-c",
@@ -52,10 +72,14 @@ def optimum_command(source, task, weight_format, output, trust_remote_code=False
         "--weight-format",
         weight_format,
     ]
-    if task != "text_generation":
+    if task == "text_to_image":
+        command += ["--library", "diffusers"]
+    elif task != "text_generation":
         command += ["--library", "transformers"]  # the plain encoder: the pipelines pool and score themselves
     if trust_remote_code:
         command.append("--trust-remote-code")
+    if vocoder is not None:  # SpeechT5: optimum-intel converts the vocoder with the model
+        command += ["--model-kwargs", json.dumps({"vocoder": str(vocoder)})]
     return command + [str(output)]
 
 
@@ -64,6 +88,18 @@ def default_output(source, models_dir):
 
 
 def required_files(task):
+    if task == "image_text_to_text":  # a VLM: the language model and its text and vision embeddings
+        return [
+            "openvino_language_model.xml",
+            "openvino_text_embeddings_model.xml",
+            "openvino_vision_embeddings_model.xml",
+            "openvino_tokenizer.xml",
+            "openvino_detokenizer.xml",
+        ]
+    if task == "text_to_image":  # a diffusers folder; its denoiser is unet/ or transformer/ by family
+        return ["model_index.json", "text_encoder/openvino_model.xml", "vae_decoder/openvino_model.xml"]
+    if task in AUDIO_FILES:
+        return ["openvino_tokenizer.xml", *AUDIO_FILES[task]]
     files = ["openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml"]
     if task == "text_generation":
         files.append("openvino_detokenizer.xml")
@@ -92,8 +128,23 @@ def _copy_sentence_transformers_files(source, destination):
             shutil.copyfile(origin, destination / name)
 
 
-def export_model(source, task, weight_format, output, overwrite=False, trust_remote_code=False, out=sys.stderr):
+def _copy_preprocessor_config(source, destination):
+    # openvino_genai's VLM pipeline reads the image processor's settings from this file, which optimum-intel
+    # folds into processor_config.json only.
+    origin = Path(source) / "preprocessor_config.json"
+    if origin.is_file() and not (destination / origin.name).is_file():
+        shutil.copyfile(origin, destination / origin.name)
+
+
+def export_model(
+    source, task, weight_format, output, overwrite=False, trust_remote_code=False, out=sys.stderr, vocoder=None
+):
     """Convert `source` into `output` (IR + tokenizers + graph.json); return the output folder."""
+    if (task == "text_to_speech") != (vocoder is not None):
+        raise ExportError(
+            "--vocoder (a HiFi-GAN folder or hub id, e.g. microsoft/speecht5_hifigan) goes with "
+            "--task text_to_speech, and only with it"
+        )
     if importlib.util.find_spec("optimum") is None or importlib.util.find_spec("optimum.intel") is None:
         raise ExportError(INSTALL_HINT)
     output = Path(output).resolve()
@@ -116,7 +167,9 @@ def export_model(source, task, weight_format, output, overwrite=False, trust_rem
             f"Converting {source} ({where}) to OpenVINO IR, {weight_format} weights, task {task} (optimum-intel)",
             out,
         ) as step:
-            _run_streaming(optimum_command(source, task, weight_format, staging, trust_remote_code), step, environment)
+            _run_streaming(
+                optimum_command(source, task, weight_format, staging, trust_remote_code, vocoder), step, environment
+            )
         with Step(2, 3, "Checking the model, tokenizer and detokenizer files", out):
             missing = [name for name in required_files(task) if not (staging / name).is_file()]
             if missing:
@@ -126,6 +179,8 @@ def export_model(source, task, weight_format, output, overwrite=False, trust_rem
                 )
             if task != "text_generation":
                 _copy_sentence_transformers_files(source, staging)
+            if task == "image_text_to_text":
+                _copy_preprocessor_config(source, staging)
         with Step(3, 3, f"Writing {graphs.GRAPH_FILE} and moving the model to {output}", out):
             graphs.write_graph(staging, task)
             if output.exists():

@@ -18,6 +18,9 @@ from ovserve.prepare.progress import Step
 
 INSTALL_HINT = "ovserve pull needs huggingface_hub: pip install 'ovserve[pull]'"
 IR_MARKER = "openvino_model.xml"
+# Encoder-decoder IR folders (Whisper, SpeechT5) have no openvino_model.xml; their kind comes from config.json.
+ENCODER_DECODER_IR_MARKER = "openvino_encoder_model.xml"
+VISION_LANGUAGE_IR_MARKER = "openvino_language_model.xml"  # a VLM: its kind comes from its vision model's file
 
 
 class PullError(Exception):
@@ -57,7 +60,7 @@ def choose_gguf(files, wanted=None):
 
 def repository_layout(files):
     """'openvino' when the files hold an OpenVINO IR model, 'gguf' when they hold GGUF files, else None."""
-    if any(Path(name).name == IR_MARKER for name in files):
+    if any(Path(name).name in (IR_MARKER, ENCODER_DECODER_IR_MARKER, VISION_LANGUAGE_IR_MARKER) for name in files):
         return "openvino"
     if any(name.lower().endswith(".gguf") for name in files):
         return "gguf"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from ovserve.errors import InvalidRequest
 from ovserve.graph.messages import ChatInput, SamplingParams
+from ovserve.protocol.image_parts import image_part, message_content
 from ovserve.protocol.requests import template_tool_calls
 from ovserve.protocol.validation import SCHEMAS, validate_body
 
@@ -24,17 +25,17 @@ _REFUSED_FIELDS = {
     "diagnostics": "this server reports no prompt-cache diagnostics",
 }
 _UNSUPPORTED_BLOCKS = {
-    "image": "this server serves text models",
     "document": "this server serves text models",
     "search_result": "search results are not supported; send them as text",
     "container_upload": "this server runs no code-execution containers",
 }
 _BLOCKS_BY_ROLE = {
-    "user": ("text", "tool_result"),
+    "user": ("text", "image", "tool_result"),
     "assistant": ("text", "tool_use", "thinking", "redacted_thinking"),
 }
 _REQUIRED_BLOCK_FIELDS = {
     "text": ("text",),
+    "image": ("source",),
     "tool_use": ("id", "name", "input"),
     "tool_result": ("tool_use_id",),
     "thinking": ("thinking",),
@@ -124,16 +125,47 @@ def _tool_result_text(block, message_index, block_index):
     return TOOL_RESULT_ERROR_PREFIX + text if block.get("is_error") else text
 
 
-def _user_messages(message, index):
-    """A user turn: its tool_result blocks become `tool` messages, its text one user message, in order."""
+def _image_url(block, param):
+    """An image block's source as the URL the chat path takes: base64 data becomes a data: URL."""
+    source = block["source"]
+    if not isinstance(source, dict) or source.get("type") not in ("base64", "url"):
+        raise InvalidRequest(
+            "An image block's source must be {type: base64, media_type, data} or {type: url, url}.",
+            param=f"{param}.source",
+            code="invalid_value",
+        )
+    if source["type"] == "url":
+        return image_part(source.get("url"), f"{param}.source.url")
+    media_type, data = source.get("media_type"), source.get("data")
+    if not isinstance(media_type, str) or not isinstance(data, str):
+        raise InvalidRequest(
+            "A base64 image source needs its media_type and data (strings).",
+            param=f"{param}.source",
+            code="invalid_value",
+        )
+    return image_part(f"data:{media_type};base64,{data}", f"{param}.source")
+
+
+def _user_messages(message, index, images):
+    """A user turn: its tool_result blocks become `tool` messages, its text and images one user message,
+    in order (the images are appended to `images` too)."""
     messages, texts = [], []
+
+    def flush():
+        content, found = message_content(texts)
+        messages.append({"role": "user", "content": content})
+        images.extend(found)
+
     for block_index, block in enumerate(_blocks(message, index)):
         _check_block("user", block, index, block_index)
         if block["type"] == "text":
             texts.append(block["text"])
             continue
+        if block["type"] == "image":
+            texts.append(_image_url(block, _block_param(index, block_index)))
+            continue
         if texts:
-            messages.append({"role": "user", "content": "\n".join(texts)})
+            flush()
             texts = []
         messages.append(
             {
@@ -143,7 +175,7 @@ def _user_messages(message, index):
             }
         )
     if texts or not messages:
-        messages.append({"role": "user", "content": "\n".join(texts)})
+        flush()
     return messages
 
 
@@ -175,12 +207,12 @@ def _system_text(system):
     return system if isinstance(system, str) else "\n".join(block["text"] for block in system)
 
 
-def _chat_messages(body):
+def _chat_messages(body, images):
     system = _system_text(body.get("system"))
     messages = [{"role": "system", "content": system}] if system is not None else []
     for index, message in enumerate(body["messages"]):
         if message["role"] == "user":
-            messages.extend(_user_messages(message, index))
+            messages.extend(_user_messages(message, index, images))
         else:
             messages.append(_assistant_message(message, index))
     return messages
@@ -265,7 +297,8 @@ def _chat_input(body, max_tokens, request_id):
         raise InvalidRequest(
             "A forced tool_choice can't be combined with output_config.format.", param="output_config.format"
         )
-    messages = _chat_messages(body)
+    images = []
+    messages = _chat_messages(body, images)
     prefill = body["messages"][-1]["role"] == "assistant"  # Anthropic continues a last assistant turn
     given = body.get
     top_k = given("top_k")
@@ -288,6 +321,7 @@ def _chat_input(body, max_tokens, request_id):
         request_id=request_id,
         thinking=_thinking(body, max_tokens),
         reasoning_effort=effort,
+        images=tuple(images),
     )
 
 

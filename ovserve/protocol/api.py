@@ -34,6 +34,16 @@ class Api:
     # The metrics' `method` label when it is not the capability's (an API translated to another's input).
     method: Optional[str] = None
     takes_context: bool = False  # parse is (body, request id, ApiContext)
+    # The body is a multipart/form-data form (file uploads): parse gets its MultipartForm (http/multipart.py).
+    reads_form: bool = False
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """A unary answer that is not JSON (a transcript as text/srt/vtt, audio bytes): sent as is."""
+
+    data: bytes
+    content_type: str
 
 
 @dataclass(frozen=True)

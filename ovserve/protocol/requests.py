@@ -12,6 +12,7 @@ from ovserve.graph.messages import (
     CompletionPrompts,
     SamplingParams,
 )
+from ovserve.protocol.image_parts import image_part, message_content
 from ovserve.protocol.validation import validate_body
 
 # Known OpenAI fields this server can't honour: rejected with a 400 naming them, never ignored.
@@ -164,28 +165,33 @@ def _stream_options(body):
     return StreamOptions(stream, bool(options.get("include_usage")))
 
 
-def _message_text(message, index):
+def _message_content(message, index):
+    """The message's content (see image_parts.message_content) and its images."""
     content = message.get("content")
     if content is None:
-        return ""
+        return "", []
     if isinstance(content, str):
-        return content
-    texts = []
+        return content, []
+    pieces = []
     for part_index, part in enumerate(content):
+        where = f"messages[{index}].content[{part_index}]"
         if part["type"] == "text" and "text" not in part:
             raise InvalidRequest(
-                "'text' is required in a text content part.",
-                param=f"messages[{index}].content[{part_index}].text",
-                code="invalid_value",
+                "'text' is required in a text content part.", param=f"{where}.text", code="invalid_value"
             )
+        if part["type"] == "image_url":
+            value = part.get("image_url")
+            url, detail = (value.get("url"), value.get("detail")) if isinstance(value, dict) else (value, None)
+            pieces.append(image_part(url, f"{where}.image_url", detail))
+            continue
         if part["type"] != "text":
             raise InvalidRequest(
-                f"content part type '{part['type']}' is not supported; only text parts are.",
-                param=f"messages[{index}].content[{part_index}].type",
+                f"content part type '{part['type']}' is not supported; only text and image_url parts are.",
+                param=f"{where}.type",
                 code="unsupported_content",
             )
-        texts.append(part["text"])
-    return "\n".join(texts)
+        pieces.append(part["text"])
+    return message_content(pieces)
 
 
 def template_tool_calls(tool_calls):
@@ -207,7 +213,8 @@ def template_tool_calls(tool_calls):
     return converted
 
 
-def _messages(body):
+def _messages(body, images):
+    """The chat messages of the body; their images are appended to `images`."""
     messages = []
     for index, message in enumerate(body["messages"]):
         if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
@@ -223,7 +230,15 @@ def _messages(body):
                 code="invalid_value",
             )
         flattened = {key: value for key, value in message.items() if key in ("role", "name", "tool_call_id")}
-        flattened["content"] = _message_text(message, index)
+        flattened["content"], message_images = _message_content(message, index)
+        if message_images and message["role"] not in ("user", "system", "developer"):
+            raise InvalidRequest(
+                f"Only user, system and developer messages can carry images; this one is '{message['role']}'.",
+                param=message_images[0].param,
+                code="unsupported_content",
+            )
+        if message_images:
+            images.extend(message_images)
         if message.get("tool_calls"):
             flattened["tool_calls"] = template_tool_calls(message["tool_calls"])
         reasoning = message.get("reasoning_content") or message.get("reasoning")
@@ -298,7 +313,8 @@ def parse_chat(body, request_id=""):
         raise InvalidRequest(
             "'continue_final_message' and 'add_generation_prompt' can't both be true.", param="continue_final_message"
         )
-    messages = _messages(body)
+    images = []
+    messages = _messages(body, images)
     if continue_final and messages[-1]["role"] != "assistant":
         raise InvalidRequest(
             "'continue_final_message' needs a last message with role 'assistant'.", param="continue_final_message"
@@ -321,6 +337,7 @@ def parse_chat(body, request_id=""):
         template_kwargs=_template_kwargs(body),
         request_id=request_id,
         **_thinking(body),
+        images=tuple(images),
     )
     return body["model"], chat_input, _stream_options(body)
 
@@ -361,12 +378,14 @@ def parse_tokenize(body):
     if "messages" in body:
         tools = tuple(body.get("tools") or ())
         add_generation_prompt = body.get("add_generation_prompt")
+        images = []
         chat_input = ChatInput(
-            tuple(_messages(body)),
+            tuple(_messages(body, images)),
             tools=tools,
             add_generation_prompt=True if add_generation_prompt is None else add_generation_prompt,
             template_kwargs=_template_kwargs(body),
             **_thinking(body),
+            images=tuple(images),
         )
         return body["model"], chat_input, None, False
     add_special_tokens = body.get("add_special_tokens")

@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 
 from ovserve.errors import InvalidRequest, NotFound
-from ovserve.graph.messages import ChatInput
+from ovserve.graph.messages import ChatInput, ImagePart
+from ovserve.protocol.image_parts import image_part, message_content
 from ovserve.protocol.requests import sampling_params
 from ovserve.protocol.validation import validate_body
 
@@ -25,7 +26,7 @@ _UNSUPPORTED = {
     "context_management": ("set", lambda v: v is not None, "the server never compacts input"),
 }
 _TEXT_PARTS = ("input_text", "output_text")
-_REFUSED_PARTS = ("input_image", "input_file", "input_audio")
+_REFUSED_PARTS = ("input_file", "input_audio")
 _EFFORT_OFF = ("none", "minimal")
 
 
@@ -81,6 +82,28 @@ def _part_text(part, param):
     )
 
 
+def _with_images(content, param):
+    """A user message's parts, kept as they are when they hold images (else None): input_text and
+    input_image ({"type", "image_url", "detail"}; a file_id is refused: this server keeps no files)."""
+    if isinstance(content, str) or not any(part["type"] == "input_image" for part in content):
+        return None
+    parts = []
+    for index, part in enumerate(content):
+        where = f"{param}[{index}]"
+        if part["type"] != "input_image":
+            parts.append({"type": "input_text", "text": _part_text(part, where)})
+            continue
+        if part.get("file_id"):
+            raise InvalidRequest(
+                "input_image 'file_id' is not supported: this server keeps no files; send image_url.",
+                param=f"{where}.file_id",
+                code="unsupported_content",
+            )
+        image = image_part(part.get("image_url"), f"{where}.image_url", part.get("detail"))
+        parts.append({"type": "input_image", "image_url": image.url, "detail": image.detail})
+    return parts
+
+
 def _content_text(content, param):
     if isinstance(content, str):
         return content
@@ -91,6 +114,15 @@ def _normalized_item(item, param):
     """An input item in the one shape the store keeps and the translation reads, with its id."""
     kind = item.get("type", "message")
     if kind == "message":
+        with_images = None if item["role"] == "assistant" else _with_images(item["content"], f"{param}.content")
+        if with_images:
+            return {
+                "id": item.get("id") or new_id("msg_"),
+                "type": "message",
+                "role": item["role"],
+                "content": with_images,
+                "status": "completed",
+            }
         text = _content_text(item["content"], f"{param}.content")
         part = "output_text" if item["role"] == "assistant" else "input_text"
         content = [
@@ -153,10 +185,31 @@ def _arguments_object(arguments):
         return arguments
 
 
-def chat_messages(items):
+def _user_content(item, index, first_input, images):
+    """A user (system, developer) message's chat content; its images are appended to `images`, named by
+    their place in `input` (or in the stored conversation of previous_response_id)."""
+    if len(item["content"]) == 1 and item["content"][0]["type"] == "input_text":
+        return item["content"][0]["text"]
+    pieces = []
+    for part_index, part in enumerate(item["content"]):
+        if part["type"] != "input_image":
+            pieces.append(part["text"])
+            continue
+        where = (
+            f"input[{index - first_input}].content[{part_index}]" if index >= first_input else "previous_response_id"
+        )
+        pieces.append(ImagePart(part["image_url"], f"{where}.image_url", part.get("detail")))
+    content, found = message_content(pieces)
+    images.extend(found)
+    return content
+
+
+def chat_messages(items, images=None, first_input=0):
     """Normalized conversation items -> chat messages. Function calls join the assistant turn before
-    them; a reasoning item's text becomes the next assistant message's `reasoning_content`."""
+    them; a reasoning item's text becomes the next assistant message's `reasoning_content`. Images are
+    appended to `images`; `first_input`: the index of the first item of this request's input."""
     messages, reasoning = [], []
+    images = [] if images is None else images
 
     def assistant_turn():
         last = messages[-1] if messages else None
@@ -168,7 +221,7 @@ def chat_messages(items):
             reasoning.clear()
         return last
 
-    for item in items:
+    for index, item in enumerate(items):
         kind = item["type"]
         if kind == "reasoning":
             reasoning.extend(part["text"] for part in item["content"])
@@ -177,7 +230,7 @@ def chat_messages(items):
             turn = assistant_turn()
             turn["content"] += text
         elif kind == "message":
-            messages.append({"role": item["role"], "content": item["content"][0]["text"]})
+            messages.append({"role": item["role"], "content": _user_content(item, index, first_input, images)})
         elif kind == "function_call":
             call = {
                 "id": item["call_id"],
@@ -305,11 +358,15 @@ def parse_responses(body, request_id="", store=None):
     text_format = (body.get("text") or {}).get("format")
     if tool_choice not in ("none", "auto") and text_format not in (None, {"type": "text"}):
         raise InvalidRequest("A forced tool_choice can't be combined with text.format.", param="text.format")
-    items = _previous_items(body, store) + _input_items(body)
+    previous = _previous_items(body, store)
+    items = previous + _input_items(body)
     if not items:
         raise InvalidRequest("'input' needs at least one item.", param="input", code="invalid_value")
     instructions = body.get("instructions")
-    messages = ([{"role": "system", "content": instructions}] if instructions else []) + chat_messages(items)
+    images = []
+    messages = ([{"role": "system", "content": instructions}] if instructions else []) + chat_messages(
+        items, images, len(previous)
+    )
     top_logprobs = body.get("top_logprobs") or 0
     logprobs = LOGPROBS_INCLUDE in (body.get("include") or ()) or top_logprobs > 0
     sampling = {"temperature": body.get("temperature"), "top_p": body.get("top_p")}
@@ -324,6 +381,7 @@ def parse_responses(body, request_id="", store=None):
         request_id=request_id,
         thinking=thinking,
         reasoning_effort=effort,
+        images=tuple(images),
     )
     return ResponsesRequest(
         model=body["model"],

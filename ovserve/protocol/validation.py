@@ -19,6 +19,9 @@ _SCHEMA_FILES = (
     "messages.json",
     "count_tokens.json",
     "responses.json",
+    "images.json",
+    "audio_transcriptions.json",
+    "audio_speech.json",
 )
 
 
@@ -56,6 +59,9 @@ VALIDATORS = {
         "messages",
         "count_tokens",
         "responses",
+        "images",
+        "audio_transcriptions",
+        "audio_speech",
     )
 }
 

@@ -29,6 +29,7 @@ from ovserve.runtime.messages import (
     RequestUpdates,
     SubmitRequest,
 )
+from ovserve.runtime.worker_pauses import WORKER_PAUSES
 
 log = logging.getLogger("ovserve.bridge")
 RECONNECT_DELAY_SECONDS = 0.2
@@ -114,7 +115,12 @@ class EngineClient:
         self._ids = itertools.count(1)
         self._ever_connected = False
         self._first_hello = gevent.event.Event()
+        WORKER_PAUSES.start()
         self._runner = gevent.spawn(self._run)
+
+    def close(self):
+        """Stop for good (a retired servable's connection): its reader ends, and with it the socket."""
+        self._runner.kill(block=False)
 
     @property
     def open_streams(self):
@@ -130,7 +136,9 @@ class EngineClient:
         return self.connected and self.silent_for() < STALE_ENGINE_SECONDS
 
     def silent_for(self):
-        return time.monotonic() - self.last_heard
+        """Seconds since this worker last heard from the engine, not counting a pause of the worker itself
+        (worker_pauses.py): then the engine's messages were waiting unread, the silence was not its own."""
+        return time.monotonic() - max(self.last_heard, WORKER_PAUSES.not_hearing_since())
 
     def submit(self, request, timeout=None):
         """Send a request (the node kind's typed request) and wait until the engine accepted it; return its

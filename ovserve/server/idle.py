@@ -13,7 +13,8 @@ import logging
 import os
 import time
 
-from ovserve.config.documents import read_document
+from ovserve.config.loader import load_server_config
+from ovserve.errors import ConfigError
 from ovserve.server.live_plan import END, LOADING, ServableStatus
 
 log = logging.getLogger("ovserve.supervisor")
@@ -21,17 +22,13 @@ IDLE_MESSAGE = "OK"  # OVMS's END with error code OK: unloaded on purpose, not f
 
 
 def idle_unload_settings(config_file):
-    """{servable: idle_unload_seconds} of the servables that set it (the config is already validated)."""
+    """{servable: idle_unload_seconds} of the servables that set it, in either format (the config loader reads
+    it: ovserve's `servables` entries, or OVMS's model_config_list / mediapipe_config_list ones)."""
     try:
-        document = read_document(config_file, "server config")
-    except Exception:  # the reload that reads it validates it and says what is wrong
+        config = load_server_config(config_file)
+    except (ConfigError, OSError):  # the reload that reads it says what is wrong, and changes nothing
         return {}
-    servables = document.get("servables", []) if isinstance(document, dict) else []
-    return {
-        entry["name"]: float(entry["idle_unload_seconds"])
-        for entry in servables
-        if isinstance(entry, dict) and entry.get("idle_unload_seconds")
-    }
+    return {spec.name: spec.idle_unload_seconds for spec in config.servables if spec.idle_unload_seconds}
 
 
 class IdleUnloads:

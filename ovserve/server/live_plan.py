@@ -77,13 +77,16 @@ class ReloadAnswered:
 @dataclass(frozen=True)
 class WorkerReport:
     """Each worker → supervisor: the generation it serves, the retired engines (sockets) it still has
-    requests on, and for idle unload: when it last used each servable (time.time()), which have requests."""
+    requests on, and for idle unload: when it last used each servable (time.time()), which have requests.
+    `replace_for`: a later generation it did not take because loading it would pause its requests; it keeps
+    serving its own until the supervisor replaces it by a fresh worker (worker_roll.py)."""
 
     pid: int
     generation: int
     busy_engines: tuple = ()
     last_used: dict = field(default_factory=dict)
     in_use: tuple = ()
+    replace_for: int = 0
 
 
 def _write_whole(path, data):
@@ -172,7 +175,12 @@ class Mailbox:
             if data is None:
                 continue
             report = WorkerReport(
-                data["pid"], data["generation"], tuple(data["busy_engines"]), data["last_used"], tuple(data["in_use"])
+                data["pid"],
+                data["generation"],
+                tuple(data["busy_engines"]),
+                data["last_used"],
+                tuple(data["in_use"]),
+                data.get("replace_for", 0),
             )
             if _alive(report.pid):
                 reports.append(report)

@@ -43,6 +43,7 @@ class PlanFollower:
         self.last_used = {}  # {servable: time.time()} of this worker's last request for it
         self._runner = None
         self._refused = 0  # the generation whose config failed to load here (logged once)
+        self.replace_for = 0  # a generation this worker leaves to a fresh worker (see _build)
         self.registry.before_use = self._before_use
 
     @classmethod
@@ -50,7 +51,7 @@ class PlanFollower:
         """Build and load the servables of the current plan (before the worker takes connections)."""
         mailbox = Mailbox(runtime_folder)
         follower = cls(mailbox, mailbox.read_plan())
-        servables, identities = follower._build(follower.plan, {}, {})
+        servables, identities = follower._build(follower.plan, {}, {}, serving=False)
         follower.registry.replace(servables, follower.plan.unloaded)
         follower.identities = identities
         follower._report()
@@ -64,35 +65,40 @@ class PlanFollower:
             gevent.sleep(PLAN_POLL_SECONDS)
             try:
                 plan = self.mailbox.read_plan()
-                if plan is not None and plan.generation > self.plan.generation:
+                if plan is not None and plan.generation > max(self.plan.generation, self.replace_for):
                     self._apply(plan)
                 self._close_finished()
                 self._report()
             except Exception:  # the worker keeps serving its registry whatever a reload does
                 log.exception("applying the supervisor's plan failed")
 
-    def _build(self, plan, current, current_sockets):
+    def _build(self, plan, current, current_sockets, serving=True):
         """The servables of `plan`: those of `current` whose engines did not change, the others built anew
-        and loaded (their worker side, and a connection to their engines)."""
+        and loaded (their worker side, and a connection to their engines). A serving worker that would
+        pause its requests to load one (load_would_pause_worker) gets _LeftToAFreshWorker instead."""
         config = load_server_config(plan.config_file)
         built = {servable.name: servable for servable in ServableRegistry.from_config(config)}
         specs = {spec.name: spec for spec in config.servables}
-        servables, identities = [], {}
+        plan_of = {}  # name -> the servable to serve, or the built one to load
         for name in plan.servables:
             old = current.get(name)
             same = old is not None and current_sockets.get(name) == plan.sockets_of(name)
             unchanged_graph = name in specs and self.identities.get(name) == _identity(specs[name])
             if same and (plan.sockets_of(name) or unchanged_graph):
-                servables.append(old)
-                identities[name] = self.identities.get(name)
+                plan_of[name] = (old, self.identities.get(name), False)
             elif name in built:
-                serving = [client for servable in current.values() for client in _engine_clients(servable)]
-                _load_beside_serving(built[name], plan.sockets_of(name), serving)
-                servables.append(built[name])
-                identities[name] = _identity(specs[name])
+                plan_of[name] = (built[name], _identity(specs[name]), True)
             elif old is not None:  # the file changed again after the supervisor read it: its next plan says
-                servables.append(old)
-                identities[name] = self.identities.get(name)
+                plan_of[name] = (old, self.identities.get(name), False)
+        pausing = [name for name, (servable, _, new) in plan_of.items() if new and servable.load_would_pause_worker()]
+        if serving and pausing:
+            raise _LeftToAFreshWorker(pausing)
+        servables, identities = [], {}
+        for name, (servable, identity, new) in plan_of.items():
+            if new:
+                _load_beside_serving(servable, plan.sockets_of(name))
+            servables.append(servable)
+            identities[name] = identity
         return servables, identities
 
     def _apply(self, plan):
@@ -102,6 +108,18 @@ class PlanFollower:
         current_sockets = {name: self.plan.sockets_of(name) for name in current}
         try:
             servables, identities = self._build(plan, current, current_sockets)
+        except _LeftToAFreshWorker as exc:
+            if self.replace_for != plan.generation:
+                log.info(
+                    "generation %d of the plan loads %s, which would pause this worker's requests: a fresh "
+                    "worker takes it, this one serves generation %d until then",
+                    plan.generation,
+                    ", ".join(exc.servables),
+                    self.plan.generation,
+                )
+                self.replace_for = plan.generation
+                self._report()
+            return
         except ConfigError as exc:
             # The file changed again after the supervisor read it: keep serving, and try again at the next
             # poll (the supervisor's next reload, or the file fixed, gives a config that loads).
@@ -124,14 +142,15 @@ class PlanFollower:
         for servable in list(self.retired):
             if not _engine_clients(servable, busy_only=True):
                 for client in _engine_clients(servable):
-                    # The bridge has no close(): killing its reader ends the reconnect loop and closes the socket.
-                    client._runner.kill(block=False)
+                    client.close()
                 self.retired.remove(servable)
 
     def _report(self):
         busy = [client.socket_path for servable in self.retired for client in _engine_clients(servable, busy_only=True)]
         in_use = tuple(servable.name for servable in self.registry if _engine_clients(servable, busy_only=True))
-        report = WorkerReport(os.getpid(), self.plan.generation, tuple(busy), dict(self.last_used), in_use)
+        report = WorkerReport(
+            os.getpid(), self.plan.generation, tuple(busy), dict(self.last_used), in_use, self.replace_for
+        )
         self.mailbox.write_report(report)
 
     def _before_use(self, servable):
@@ -156,6 +175,8 @@ class PlanFollower:
         """{name: (state, error_code, error_message)}: the supervisor's states, LOADING where this worker
         does not serve yet (or is not ready for) a servable the supervisor has ready."""
         statuses = self.mailbox.read_statuses()
+        if self.replace_for > self.plan.generation:  # fresh workers serve the supervisor's servables, not this one
+            return {name: (status.state, status.error_code, status.error_message) for name, status in statuses.items()}
         for name, status in statuses.items():
             if status.state == AVAILABLE and name not in self.registry.served_names:
                 statuses[name] = ServableStatus(LOADING)  # published, and this worker is still loading it
@@ -178,30 +199,26 @@ class PlanFollower:
         if not answer.applied and answer.message.startswith("configuration error"):
             raise InvalidRequest(answer.message, param="config")
         deadline = time.monotonic() + READY_WAIT_SECONDS * 2
-        while self.plan.generation < answer.generation and time.monotonic() < deadline:
+        # A worker left to be replaced answers at once: the fresh workers serve the outcome.
+        while max(self.plan.generation, self.replace_for) < answer.generation and time.monotonic() < deadline:
             gevent.sleep(0.05)
         return answer.applied, answer.message
 
 
-def _load_beside_serving(servable, engine_sockets, serving_clients):
-    """Load a servable's worker side in a thread of the hub's pool: a tokenizer loads for 10-13 s on these
-    2 cores (a GGUF's byte table), and on the event loop that froze every stream of the worker that long
-    (its engines' silence then failed them). The engine connections are made here first: their greenlets
-    belong to the hub; the thread finds them made."""
-    runtime = WorkerRuntime(engine_sockets)
-    for servable_name, node_name in engine_sockets:
-        runtime.engine_client(servable_name, node_name)
+class _LeftToAFreshWorker(Exception):
+    def __init__(self, servables):
+        super().__init__(", ".join(servables))
+        self.servables = servables
 
-    def load():
-        servable.load(runtime)
-        # The load holds the GIL most of its time (measured: the worker's streams still paused for its
-        # 10-13 s), so the connections' readers could not run: the silence was this worker's, not the
-        # engines'. Without this, the silence rule (bridge.STALE_ENGINE_SECONDS) failed the paused streams.
-        heard = time.monotonic()
-        for client in serving_clients:
-            client.last_heard = max(client.last_heard, heard)
 
-    gevent.get_hub().threadpool.spawn(load).get()
+def _load_beside_serving(servable, engine_sockets):
+    """Load a servable's worker side, on the event loop. A serving worker only loads what does not pause it
+    (load_would_pause_worker: a new model's tokenizer is left to a fresh worker, worker_roll.py). Not in a
+    thread: the load held the GIL anyway (the streams still paused for its 10-13 s), and a greenlet that
+    logged while the thread held logging's lock (a gevent lock, after monkey-patching) was never woken when
+    the thread let go: that engine connection's reader stood still, and its requests failed 10 s later as
+    "stopped answering" (seen at start-up, in CI and in a full local run)."""
+    servable.load(WorkerRuntime(engine_sockets))
 
 
 def _engine_clients(servable, busy_only=False):

@@ -94,6 +94,7 @@ class LiveServables:
         self.retiring = []
         self.exiting = []  # (process, time.monotonic() of its stop) of stopped engines, until they exit
         self.idle = None
+        self.worker_roll = None  # a WorkerRoll once the HTTP server runs (the supervisor sets it)
         self._sockets = 0
         self.config_file = str(config_path)
 
@@ -147,6 +148,8 @@ class LiveServables:
                 self._advance_loading()
             else:
                 self._advance_publishing()
+        if self.worker_roll is not None:
+            self.worker_roll.advance(self.mailbox.read_reports(), self.generation)
         self._advance_retirements()
         if self.idle.settings or self.idle.unloaded:
             self.idle.poll(self.mailbox.read_reports())
@@ -246,7 +249,12 @@ class LiveServables:
     def _advance_publishing(self):
         reload = self.reload
         reports = self.mailbox.read_reports()
-        applied = all(report.generation >= reload.generation for report in reports)
+        roll = self.worker_roll
+        # Workers that left the plan to fresh ones are served by them once the roll is over (worker_roll.py).
+        applied = all(
+            report.generation >= reload.generation for report in reports if not (roll and report.pid in roll.leaving)
+        )
+        applied = applied and (roll is None or roll.successors_serve)
         if not applied and time.monotonic() - reload.published_at < WORKERS_APPLY_SECONDS:
             return
         if not applied:

@@ -25,6 +25,7 @@ from ovserve.server.live_plan import Mailbox
 from ovserve.server.plan import ENVIRONMENT_VARIABLE, ConnectionLimits, RuntimePlan
 from ovserve.server.reload import LiveServables
 from ovserve.server.runtime_folder import create_runtime_folder, remove_stale_runtime_folders
+from ovserve.server.worker_roll import WorkerRoll
 
 log = logging.getLogger("ovserve.supervisor")
 _PR_SET_PDEATHSIG = 1
@@ -247,6 +248,7 @@ class Supervisor:
             env=environment,
             preexec_fn=_detached_child,
         )
+        self.live.worker_roll = WorkerRoll(self.http.pid)
         log.info("serving %s on http://%s (config %s)", ", ".join(registry.names()), self.bind, config.file)
         announced = False
         while not self.stopping:

@@ -13,6 +13,7 @@ from tests.e2e.prepared_models import (  # noqa: F401
     tiny_cross_encoder,
 )
 from tests.e2e.server import FIXTURES, RunningServer
+from tests.e2e.upload_serializers import upload_bytes  # noqa: F401 (registers it with schemathesis)
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 WATCHDOG_SECONDS = 10

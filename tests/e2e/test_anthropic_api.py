@@ -188,7 +188,7 @@ def test_count_tokens_equals_the_input_tokens_of_the_same_request(claude):
         ({"stop_sequences": "END"}, 400, "stop_sequences"),
         ({"max_tokens": 9000}, 400, "max_tokens"),
         ({"logit_bias": {"1": 5}}, 400, "logit_bias"),
-        ({"messages": [{"role": "user", "content": [{"type": "image", "source": {}}]}]}, 400, "content[0].type"),
+        ({"messages": [{"role": "user", "content": [{"type": "image", "source": {}}]}]}, 400, "content[0].source"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, 400, "tools[0].type"),
         ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, 400, "thinking.budget_tokens"),
         ({"model": "gpt-5"}, 404, "model"),

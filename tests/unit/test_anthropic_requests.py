@@ -95,7 +95,12 @@ def test_max_tokens_is_required():
 @pytest.mark.parametrize(
     "message, param",
     [
-        ({"role": "user", "content": [{"type": "image", "source": {}}]}, "messages[0].content[0].type"),
+        ({"role": "user", "content": [{"type": "image", "source": {}}]}, "messages[0].content[0].source"),
+        (
+            {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "data": "AAAA"}}]},
+            "messages[0].content[0].source",
+        ),
+        ({"role": "assistant", "content": [{"type": "image", "source": {}}]}, "messages[0].content[0].type"),
         ({"role": "user", "content": [{"type": "document", "source": {}}]}, "messages[0].content[0].type"),
         (
             {"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": {}}]},

@@ -8,7 +8,7 @@ import gevent.socket
 import pytest
 
 from ovserve.errors import NotReady, RequestTimeout
-from ovserve.runtime import bridge, wire
+from ovserve.runtime import bridge, wire, worker_pauses
 from ovserve.runtime.bridge import EngineClient
 from ovserve.runtime.messages import (
     CancelRequest,
@@ -79,7 +79,7 @@ def engine_and_client(tmp_path):
         while not client.connected:
             gevent.sleep(0.01)
     yield engine, client
-    client._runner.kill()
+    client.close()
     engine.close()
 
 
@@ -207,3 +207,30 @@ def test_an_engine_that_keeps_talking_is_never_given_up_on(engine_and_client, qu
         engine.send(RequestUpdates(((message.request_id, Count(number), number == 5),)))
     with gevent.Timeout(5):
         assert [result.n for result in stream] == list(range(6))
+
+
+def test_a_pause_of_the_worker_itself_is_not_the_engines_silence(engine_and_client, quick_staleness):
+    """The worker's own loop stood still (a GIL-holding load, a stalled machine) for longer than the stale
+    time while its request waited: on waking, silence counts from then, not from the engine's last word."""
+    engine, client = engine_and_client
+    submit = gevent.spawn(client.submit, Prompt((1,)))
+    (message,) = engine.read()
+    engine.send(RequestAccepted(message.request_id))
+    stream = submit.get(timeout=5)
+    time.sleep(worker_pauses.PAUSE_SECONDS + 1.0)  # blocks the hub: nothing of this worker runs meanwhile
+    gevent.sleep(quick_staleness / 4)  # awake again, the engine still quiet for a moment
+    engine.send(updates(message.request_id, 1, last_done=True))
+    with gevent.Timeout(5):
+        assert list(stream) == [Count(1)]
+
+
+def test_the_pause_clock_counts_a_late_turn_as_a_pause_and_an_unfinished_one_as_now():
+    pauses = worker_pauses.WorkerPauses()
+    pauses.note_turn()
+    assert pauses.not_hearing_since() == 0.0  # no pause yet: the engine's last word counts
+    time.sleep(worker_pauses.TICK_SECONDS + worker_pauses.PAUSE_SECONDS + 0.1)
+    assert pauses.not_hearing_since() == pytest.approx(time.monotonic(), abs=0.05)  # standing still now
+    pauses.note_turn()
+    resumed = time.monotonic()
+    time.sleep(0.01)
+    assert pauses.not_hearing_since() == pytest.approx(resumed, abs=0.05)

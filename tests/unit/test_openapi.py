@@ -140,6 +140,9 @@ def test_responses_include_json_and_the_error_object(document):
             if path == "/health":  # vLLM's probe answers an empty body
                 assert "description" in response and "content" not in response, status
                 continue
+            if path.endswith("/audio/speech") and status == "200":  # the answer is the audio file itself
+                assert "audio/wav" in response["content"] and "application/json" not in response["content"]
+                continue
             assert "description" in response and "application/json" in response["content"], (method, path, status)
 
 
@@ -281,6 +284,14 @@ def test_api_keys_apply_and_the_document_says_so():
     assert refused.status_code == 401 and refused.json["error"]["code"] == "invalid_api_key"
     served = client.simulate_get("/v3/openapi.json", headers={"Authorization": "Bearer secret"})
     assert served.status_code == 200 and "securitySchemes" in served.json["components"]
+
+
+def test_a_reload_that_changes_the_models_changes_the_document():
+    registry = ServableRegistry([SimpleNamespace(name=name) for name in NAMES])
+    client = testing.TestClient(create_app(registry, AppOptions()))
+    assert client.simulate_get("/v3/openapi.json").json == build_openapi(NAMES)
+    registry.replace([SimpleNamespace(name=name) for name in [*NAMES[1:], "added"]])  # as a reload does
+    assert client.simulate_get("/v3/openapi.json").json == build_openapi([*NAMES[1:], "added"])
 
 
 def test_only_get():

@@ -7,6 +7,7 @@ import pytest
 
 from ovserve.config.loader import ServableSpec, ServerConfig, load_server_config
 from ovserve.errors import ConfigError
+from ovserve.server.idle import idle_unload_settings
 from tests.unit.conftest import copy_fixture
 
 
@@ -106,3 +107,14 @@ def test_an_option_out_of_ovservers_range_names_the_pbtxt_line(tmp_path):
         build_servable(spec, discover_node_types([]))
     assert caught.value.file == str(graph) and caught.value.line == 26
     assert caught.value.json_path == "$.nodes[0].options.max_num_seqs"
+
+
+def test_idle_unload_seconds_is_read_from_either_ovms_list(tmp_path):
+    # ovserve's own addition to OVMS's entries, read by the same loader the supervisor's idle unloads use.
+    config_file = ovms_site(tmp_path, "idle_unload.json")
+    assert [(s.name, s.idle_unload_seconds) for s in load_server_config(config_file).servables] == [
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", 300.0),
+        ("reranker", 0.0),
+        ("embedder", 60.0),
+    ]
+    assert idle_unload_settings(config_file) == {"HuggingFaceTB/SmolLM2-135M-Instruct": 300.0, "embedder": 60.0}

@@ -51,7 +51,8 @@ def test_every_mapped_llm_option_reaches_the_llm_node():
 
 def test_the_older_options_form_and_handler_options_by_type_name_parse_too():
     options = graph_document(graph_fixture("legacy_options_form.pbtxt"))["nodes"][0]["options"]
-    assert options == {"models_path": "./model.gguf", "max_num_seqs": 4}
+    # enable_prefix_caching left out: OVMS's default (off), not ovserve's (on)
+    assert options == {"models_path": "./model.gguf", "max_num_seqs": 4, "enable_prefix_caching": False}
 
 
 def test_embeddings_options_map_to_the_embeddings_node():

@@ -218,22 +218,47 @@ def test_messages_missing_names_the_parameter():
     assert invalid(parse_chat, body).param == "messages"
 
 
-def test_image_content_part_is_rejected_naming_the_part():
+def test_image_content_parts_become_image_parts_in_their_place():
     body = chat_body(
         messages=[
             {
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "what is this?"},
-                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+                    {"type": "image_url", "image_url": "data:image/png;base64,AAAA"},
                 ],
             }
         ]
     )
-    error = invalid(parse_chat, body)
-    assert error.param == "messages[0].content[1].type"
-    assert error.code == "unsupported_content"
-    assert "'image_url'" in error.message
+    _, chat_input, _ = parse_chat(body)
+    assert chat_input.messages[0]["content"] == [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image"},
+        {"type": "image"},
+    ]
+    assert [(image.url, image.param, image.detail) for image in chat_input.images] == [
+        ("https://example.com/cat.png", "messages[0].content[1].image_url", "low"),
+        ("data:image/png;base64,AAAA", "messages[0].content[2].image_url", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "part, role, param",
+    [
+        ({"type": "image_url"}, "user", "messages[0].content[0].image_url"),
+        ({"type": "image_url", "image_url": {"url": 5}}, "user", "messages[0].content[0].image_url"),
+        (
+            {"type": "image_url", "image_url": {"url": "x", "detail": "max"}},
+            "user",
+            "messages[0].content[0].image_url.detail",
+        ),
+        ({"type": "image_url", "image_url": "data:,"}, "assistant", "messages[0].content[0].image_url"),
+        ({"type": "input_audio"}, "user", "messages[0].content[0].type"),
+    ],
+)
+def test_bad_image_parts_are_a_400_naming_the_part(part, role, param):
+    assert invalid(parse_chat, chat_body(messages=[{"role": role, "content": [part]}])).param == param
 
 
 def test_text_part_without_text_names_the_missing_text():

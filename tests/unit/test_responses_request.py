@@ -91,8 +91,8 @@ def test_include_logprobs_asks_for_logprobs():
         ("tools[0].type", {"tools": [{"type": "web_search_preview"}]}),
         ("tools[1].type", {"tools": [{"type": "function", "name": "f"}, {"type": "mcp", "server_label": "x"}]}),
         (
-            "input[0].content[0].type",
-            {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
+            "input[0].content[0].file_id",
+            {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]},
         ),
         (
             "input[0].content[1].type",

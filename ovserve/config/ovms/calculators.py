@@ -6,7 +6,7 @@ with the reason — never silently dropped.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 
@@ -36,6 +36,8 @@ class Calculator:
     options_type: str  # the OVMS options message (schema.py)
     node_type: str  # the ovserve node type
     rules: dict  # OVMS field -> OptionRule
+    # ovserve option -> value: OVMS's default of a field the graph leaves out, where it differs from ovserve's
+    ovms_defaults: dict = field(default_factory=dict)
 
 
 def _choice(mapping, what):
@@ -144,6 +146,8 @@ LLM = Calculator(
             "graph's generation_defaults option"
         ),
     },
+    # OVMS caches prefixes only when the graph says so (export_model.py's graphs do); ovserve's default is on.
+    ovms_defaults={"enable_prefix_caching": False},
 )
 
 EMBEDDINGS = Calculator(

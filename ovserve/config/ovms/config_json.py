@@ -42,7 +42,14 @@ _PATH = {"type": "string", "minLength": 1}
 _GRAPH_ENTRY = {
     "type": "object",
     "required": ["name"],
-    "properties": {"name": _NAME, "base_path": _PATH, "graph_path": _PATH, "subconfig": _PATH},
+    "properties": {
+        "name": _NAME,
+        "base_path": _PATH,
+        "graph_path": _PATH,
+        "subconfig": _PATH,
+        # ovserve's own addition (OVMS has no idle unload): the same field as in ovserve's format.
+        "idle_unload_seconds": {"type": "number", "minimum": 0},
+    },
 }
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -82,6 +89,7 @@ class OvmsServable:
     graph_file: Path
     graph: dict
     json_path: str
+    idle_unload_seconds: float = 0.0
 
 
 def is_ovms_config(document, file):
@@ -154,7 +162,8 @@ def _servable(entry, file, json_path):
                 "export the model with `ovserve export` (or OVMS's export_model.py), which writes its graph",
             )
         raise ConfigError(file, f"{json_path}.graph_path", f"no graph file at {graph_file}")
-    return OvmsServable(name, graph_file, graph_document(graph_file), json_path)
+    idle = float(entry.get("idle_unload_seconds", 0))
+    return OvmsServable(name, graph_file, graph_document(graph_file), json_path, idle)
 
 
 def ovms_servables(document, file):

@@ -7,8 +7,9 @@ the graph builder finds later (an option out of range, a missing model folder) n
 
 import re
 
+from ovserve.config.documents import remember_lines
 from ovserve.config.ovms.calculators import CALCULATORS, OptionRefused, translate
-from ovserve.config.ovms.pbtxt import node_path, read_graph_text, remember_lines
+from ovserve.config.ovms.pbtxt import node_path, read_graph_text
 from ovserve.errors import ConfigError
 
 _NODE_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -61,6 +62,8 @@ def graph_document(path):
             f"{calculator.options_type}.{refused.field} is not supported: {refused.reason}",
             "remove it (see docs/coming-from-ovms.md)",
         ) from None
+    for option, value in calculator.ovms_defaults.items():
+        options.setdefault(option, value)
     if "models_path" not in options:
         raise ConfigError(
             graph.file, node_path(node.index, "node_options"), f"{calculator.options_type}.models_path is required"

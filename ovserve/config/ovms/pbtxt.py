@@ -11,7 +11,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from ovserve.config import documents
+from ovserve.config.documents import remember_lines
 from ovserve.config.ovms.schema import POOL, message_class
 from ovserve.errors import ConfigError
 
@@ -36,15 +36,6 @@ class CalculatorNode:
 class GraphText:
     file: object  # Path
     nodes: tuple  # of CalculatorNode
-
-
-def remember_lines(file, lines, fresh=False):
-    """Give ConfigError the line of each JSON path in `lines` for `file`, as documents.py keeps them for
-    YAML (`fresh`: forget what an earlier read of the file left)."""
-    key = str(Path(file).resolve())
-    if fresh:
-        documents._LINES[key] = {}
-    documents._LINES.setdefault(key, {}).update(lines)
 
 
 def node_path(index, option=None):

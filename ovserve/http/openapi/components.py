@@ -21,6 +21,9 @@ REQUEST_SCHEMAS = {
     "messages.json": "AnthropicMessagesRequest",
     "count_tokens.json": "AnthropicCountTokensRequest",
     "responses.json": "ResponsesRequest",
+    "images.json": "ImageGenerationRequest",
+    "audio_transcriptions.json": "AudioTranscriptionFields",
+    "audio_speech.json": "AudioSpeechRequest",
 }
 
 

@@ -6,6 +6,8 @@ from importlib import metadata
 from ovserve.http.openapi.anthropic_messages import anthropic_paths, anthropic_schemas
 from ovserve.http.openapi.components import json_content, request_schemas
 from ovserve.http.openapi.health import health_paths, health_schemas
+from ovserve.http.openapi.openai_audio import audio_paths, audio_schemas
+from ovserve.http.openapi.openai_images import images_paths, images_schemas
 from ovserve.http.openapi.openai_paths import openai_paths, root_token_paths, root_token_schemas
 from ovserve.http.openapi.openai_responses import responses_paths, responses_schemas
 from ovserve.http.openapi.openai_schemas import openai_schemas
@@ -13,7 +15,7 @@ from ovserve.http.openapi.operations import ERROR_STATUSES, described_errors
 
 OPENAPI_VERSION = "3.1.0"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-TAGS = ("generation", "retrieval", "tokens", "models", "health", "anthropic", "responses")
+TAGS = ("generation", "retrieval", "tokens", "models", "health", "anthropic", "responses", "images", "audio")
 
 
 def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
@@ -30,12 +32,16 @@ def build_openapi(model_names=(), *, prefix="/v3", secured=False, servers=None):
     schemas.update(root_token_schemas(schemas))
     schemas.update(anthropic_schemas())
     schemas.update(responses_schemas())
+    schemas.update(images_schemas(schemas))
+    schemas.update(audio_schemas(schemas))
     paths = {
         **openai_paths(prefix, secured),
         **health_paths(secured),
         **root_token_paths(secured),
         **anthropic_paths(prefix, secured),
         **responses_paths(prefix, secured),
+        **images_paths(prefix, secured),
+        **audio_paths(prefix, secured),
     }
     components = {
         "schemas": schemas,

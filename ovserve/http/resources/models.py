@@ -12,13 +12,18 @@ MODALITIES = {
     "text_generation": (["text"], ["text"]),
     "embeddings": (["text"], ["embeddings"]),
     "rerank": (["text"], ["scores"]),
+    "image_generation": (["text", "image"], ["image"]),
+    "automatic_speech_recognition": (["audio"], ["text"]),
+    "text_to_speech": (["text"], ["audio"]),
 }
 
 
-def architecture(kind):
+def architecture(kind, inputs=None):
+    """`inputs`: what the servable's node says it takes, where it tells (a vision-language LLM: text, image)."""
     if kind not in MODALITIES:  # a plugin's kind: nothing to claim
         return {}
-    inputs, outputs = MODALITIES[kind]
+    kind_inputs, outputs = MODALITIES[kind]
+    inputs = inputs or kind_inputs
     modality = f"{'+'.join(inputs)}->{'+'.join(outputs)}"
     return {"architecture": {"modality": modality, "input_modalities": inputs, "output_modalities": outputs}}
 
@@ -34,7 +39,7 @@ def model_card(servable, created, state="ready"):
         "capabilities": list(servable.capabilities),
         # ready; loading (its engine restarts); unloaded (stopped for idleness, the next request loads it)
         "state": state,
-        **architecture(servable.kind),
+        **architecture(servable.kind, facts.pop("input_modalities", None)),
     }
     if facts.get("max_model_len") is not None:
         card["context_length"] = facts["max_model_len"]

@@ -1,7 +1,7 @@
 """GET /v3/openapi.json and /v1/openapi.json: the API's OpenAPI 3.1 document.
 
-Built once, when the app is created, for the models this server serves; each prefix gets the
-document of its own routes.
+Built for the models this server serves, and built again when that list changes (a reload added or
+removed one); each prefix gets the document of its own routes.
 """
 
 import json
@@ -12,16 +12,27 @@ from ovserve.http.openapi import build_openapi
 
 
 class OpenApiResource:
-    def __init__(self, model_names, prefixes, secured=False):
-        self.documents = {
-            f"{prefix}/openapi.json": json.dumps(
-                build_openapi(model_names, prefix=prefix, secured=secured), ensure_ascii=False
-            ).encode("utf-8")
-            for prefix in prefixes
-        }
+    def __init__(self, registry, prefixes, secured=False):
+        self.registry = registry
+        self.prefixes = prefixes
+        self.secured = secured
+        self._built_for = None
+        self.documents = {}
+
+    def _current_documents(self):
+        names = tuple(self.registry.names())
+        if names != self._built_for:
+            self.documents = {
+                f"{prefix}/openapi.json": json.dumps(
+                    build_openapi(list(names), prefix=prefix, secured=self.secured), ensure_ascii=False
+                ).encode("utf-8")
+                for prefix in self.prefixes
+            }
+            self._built_for = names
+        return self.documents
 
     def on_get(self, req, resp):
-        document = self.documents.get(req.path)
+        document = self._current_documents().get(req.path)
         if document is None:
             raise falcon.HTTPNotFound()
         resp.content_type = falcon.MEDIA_JSON

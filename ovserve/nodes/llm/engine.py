@@ -8,11 +8,13 @@ state and the reading of its handles, `grammar_admission.py` lets one new gramma
 `engine_recovery.py` fails only the request at fault when a step raises.
 """
 
-from ovserve.nodes.llm.engine_pipeline import RequestLauncher, open_pipeline, warm_up
+from ovserve.nodes.llm.engine_pipeline import RequestLauncher, VisionPrompt, open_pipeline, warm_up
 from ovserve.nodes.llm.engine_recovery import StepRecovery
 from ovserve.nodes.llm.engine_request import LiveRequest
 from ovserve.nodes.llm.grammar_admission import GrammarAdmission
-from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure
+from ovserve.nodes.llm.vision import is_vision_folder
+from ovserve.runtime.engine import Engine, EngineBusy, RequestFailure, RequestRejected
+from ovserve.runtime.messages import FailureKind
 
 
 class ContinuousBatchingEngine(Engine):
@@ -24,7 +26,7 @@ class ContinuousBatchingEngine(Engine):
         self.requests = {}
         self.admission = GrammarAdmission()
         self.recovery = StepRecovery(self.pipeline, self.launcher, self.admission)
-        warm_up(self.pipeline, self.launcher)
+        warm_up(self.pipeline, self.launcher, vision=is_vision_folder(options["models_path"]))
         # The pipeline's metrics describe the state at the start of its last step, and a cancelled
         # request leaves at the end of the next one (measured): two more (empty) steps make the
         # freed KV blocks visible in the metrics.
@@ -39,11 +41,17 @@ class ContinuousBatchingEngine(Engine):
             raise EngineBusy(
                 f"The server is at capacity ({len(self.requests)} requests running or queued); retry shortly."
             )
-        live = LiveRequest(list(request.prompt_ids), request.settings, request.structured_output)
+        live = LiveRequest(
+            list(request.prompt_ids), request.settings, request.structured_output, vision=VisionPrompt.of(request)
+        )
         config = self.launcher.config(live.settings, live.schema)
         self.requests[key] = live
         if live.schema is None or self.admission.is_compiled(live.schema):
-            self.launcher.start(live, config)
+            try:
+                self.launcher.start(live, config)
+            except RequestRejected:
+                del self.requests[key]
+                raise
         else:
             self.admission.add(key, live.schema)  # joins at a step where its grammar is the one compiling
 
@@ -63,18 +71,23 @@ class ContinuousBatchingEngine(Engine):
         return bool(self.requests) or self.settle_steps > 0 or self.pipeline.has_non_finished_requests()
 
     def step(self):
+        refused = []
         for key in self.admission.admit():
             if key in self.requests:
-                self.launcher.start(self.requests[key])
+                try:
+                    self.launcher.start(self.requests[key])
+                except RequestRejected as exc:  # an image request whose text the pipeline refused
+                    del self.requests[key]
+                    refused.append((key, RequestFailure(FailureKind.REJECTED, str(exc), exc.param), True))
         try:
             self.pipeline.step()
         except Exception as exc:
             updates = self.recovery.recover(exc, self.requests)
             self.settle_steps = 2
-            return updates
+            return refused + updates
         self.recovery.step_succeeded()
         self.settle_steps = max(0, self.settle_steps - 1)
-        updates = []
+        updates = refused
         for key, request in list(self.requests.items()):
             if request.started:
                 update = self._read(request)

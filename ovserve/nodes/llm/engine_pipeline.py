@@ -4,6 +4,8 @@ request's GenerationConfig and the handles that start it.
 Only the engine host's thread calls this, like everything that touches the pipeline.
 """
 
+from dataclasses import dataclass
+
 import numpy
 import openvino
 import openvino_genai
@@ -14,6 +16,30 @@ from ovserve.nodes.llm.output_constraints import build_config
 from ovserve.runtime.engine import RequestRejected
 
 WARM_UP_REQUEST_ID = 2**62  # far above the pipeline ids of requests, which count up from 1
+
+
+@dataclass(frozen=True)
+class VisionPrompt:
+    """What a vision-language pipeline runs for a request: the templated text, with openvino_genai's
+    image tags, and one tensor an image (none for a text-only request). Such a pipeline takes text only:
+    its language model has no input_ids port (measured: a token-id request fails "Port for tensor name
+    input_ids was not found")."""
+
+    text: str
+    tensors: tuple
+
+    @classmethod
+    def of(cls, request):
+        """The VisionPrompt of a GenerationRequest with a prompt text (sent to a vision-language model
+        only), else None. Each image is (width, height, RGB bytes), made a uint8 tensor [1, H, W, 3] (NHWC,
+        RGB): the layout the pipeline takes (see ovserve/media/decoding.py)."""
+        if request.prompt_text is None:
+            return None
+        tensors = tuple(
+            openvino.Tensor(numpy.frombuffer(data, dtype=numpy.uint8).reshape(1, height, width, 3))
+            for width, height, data in request.images
+        )
+        return cls(request.prompt_text, tensors)
 
 
 def scheduler_config(options):
@@ -84,8 +110,17 @@ class RequestLauncher:
             raise RequestRejected(without_source_location(str(exc))) from None
         return config
 
-    def add(self, prompt_ids, config):
+    def add(self, prompt_ids, config, vision=None):
         self.next_handle_id += 1
+        if vision is not None:
+            # The worker rendered the chat template already; the pipeline would wrap the text in it again.
+            config.apply_chat_template = False
+            try:
+                return self.pipeline.add_request(self.next_handle_id, vision.text, list(vision.tensors), config)
+            except RuntimeError as exc:
+                # The text's own image placeholders (a user who typed "<image>") outnumber the images: the
+                # pipeline can't tell which is which.
+                raise RequestRejected(without_source_location(str(exc)), param="messages") from None
         input_ids = openvino.Tensor(numpy.array([prompt_ids], dtype=numpy.int64))
         return self.pipeline.add_request(self.next_handle_id, input_ids, config)
 
@@ -96,22 +131,31 @@ class RequestLauncher:
         request.expect_echo()
         if settings.num_return_sequences == 1:
             config = config or self.config(settings, request.schema)
-            request.parts = [(self.add(request.prompt_ids, config), None)]
+            request.parts = [(self.add(request.prompt_ids, config, request.vision), None)]
             return
         request.parts = [
-            (self.add(request.prompt_ids, self.config(one_sequence(settings, index), request.schema)), {0: index})
+            (
+                self.add(
+                    request.prompt_ids, self.config(one_sequence(settings, index), request.schema), request.vision
+                ),
+                {0: index},
+            )
             for index in range(settings.num_return_sequences)
         ]
 
 
-def warm_up(pipeline, launcher):
+def warm_up(pipeline, launcher, vision=False):
     """One tiny generation before serving: the first inference compiles kernels and allocates the
     cache (measured: the first step after start took ~1.4 s), which the first client would pay."""
     config = openvino_genai.GenerationConfig()
     config.max_new_tokens = 2
     launcher.with_prompt_lookup(config)
-    prompt = openvino.Tensor(numpy.array([[launcher.eos_token_id] * 8], dtype=numpy.int64))
-    handle = pipeline.add_request(WARM_UP_REQUEST_ID, prompt, config)
+    if vision:  # a vision-language pipeline takes text (VisionPrompt)
+        config.apply_chat_template = False
+        handle = pipeline.add_request(WARM_UP_REQUEST_ID, "warm up " * 4, [], config)
+    else:
+        prompt = openvino.Tensor(numpy.array([[launcher.eos_token_id] * 8], dtype=numpy.int64))
+        handle = pipeline.add_request(WARM_UP_REQUEST_ID, prompt, config)
     while pipeline.has_non_finished_requests():
         pipeline.step()
     while handle.can_read():

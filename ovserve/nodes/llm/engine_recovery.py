@@ -94,8 +94,8 @@ class StepRecovery:
         if not request.emitted and not request.prompt_scored:
             self.launcher.start(request)
             return True
-        if request.schema is not None:
-            return False
+        if request.schema is not None or request.vision is not None:
+            return False  # (an image request resumed from token ids would lose its images)
         self.resumed_requests += 1
         settings = request.settings
         for index in range(settings.num_return_sequences):

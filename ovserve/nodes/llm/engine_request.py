@@ -74,6 +74,7 @@ class LiveRequest:
     echo_left: dict = field(default_factory=dict)  # request sequence index -> echoed prompt ids still to come
     prompt_logprobs: list = field(default_factory=list)
     prompt_scored: bool = False  # the prompt's log-probabilities were sent
+    vision: Optional[object] = None  # a VisionPrompt (engine_pipeline.py): the text and images the pipeline runs
 
     @property
     def started(self):

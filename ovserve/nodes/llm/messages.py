@@ -49,19 +49,33 @@ class GenerationRequest(WireMessage):
     """One request for the engine: token ids (the worker templates and tokenizes) and how to generate.
 
     `structured_output` is the wire text of the constraint the output must match (output_constraints.py;
-    its JSON schemas already checked by schema_guard.py), or None."""
+    its JSON schemas already checked by schema_guard.py), or None.
+
+    A request with images (a vision-language model) also carries `prompt_text`, the templated prompt
+    with openvino_genai's image tags, and `images`, (width, height, RGB bytes) each (media/decoding.py
+    documents the layout): the pipeline tokenizes that text and embeds the images itself, and
+    `prompt_ids` are then the worker's count of the prompt, not what the engine runs."""
 
     tag = "llm.request"
     prompt_ids: tuple
     settings: GenerationSettings
     structured_output: Optional[str] = None
+    prompt_text: Optional[str] = None
+    images: tuple = ()
 
     def to_wire(self):
-        return (self.tag, self.prompt_ids, self.settings.to_wire(), self.structured_output)
+        return (
+            self.tag,
+            self.prompt_ids,
+            self.settings.to_wire(),
+            self.structured_output,
+            self.prompt_text,
+            self.images,
+        )
 
     @classmethod
     def from_wire(cls, value):
-        return cls(value[1], decode(value[2]), value[3])
+        return cls(value[1], decode(value[2]), value[3], value[4], value[5])
 
 
 @wire_record

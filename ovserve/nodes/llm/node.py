@@ -11,6 +11,7 @@ import json
 import logging
 from functools import partial
 
+from ovserve.errors import InvalidRequest
 from ovserve.graph.node import TextGenerator
 from ovserve.nodes import model_files
 from ovserve.nodes.engine_node import EngineNode, load_schema
@@ -25,6 +26,17 @@ from ovserve.nodes.llm.output_constraints import response_format_spec, spec_text
 from ovserve.nodes.llm.prompt_logprobs import PromptScoring, check_scorable, listing_special_tokens, scoring_param
 from ovserve.nodes.llm.schema_guard import SchemaLimits, check_schema
 from ovserve.nodes.llm.tokenizer import LLMTokenizer
+from ovserve.nodes.llm.vision import (
+    IMAGE_TAG,
+    IMAGE_TAG_PATTERN,
+    VISION_IR_FILES,
+    VisionInputs,
+    image_token_facts,
+    is_vision_folder,
+    refuse_images,
+    template_places_images,
+    with_image_tags,
+)
 
 log = logging.getLogger("ovserve.llm")
 OPTIONS_SCHEMA = load_schema("ovserve.nodes.llm")
@@ -74,6 +86,9 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         )
         self.schema_limits = SchemaLimits.from_options(self.options["structured_output_limits"])
         self.template_override = self._template_override()
+        # A vision-language model's folder: requests may carry images (vision.py).
+        self.vision = VisionInputs(self.options, context) if is_vision_folder(self.models_path) else None
+        self.image_tokens = image_token_facts(self.models_path) if self.vision else (None, None)
         self.tokenizer = None  # an LLMTokenizer, once loaded
         self.prompts = None  # ChatPrompts, once the chat template is known
         self.parsing = None  # OutputParsing, chosen from the options and the chat template
@@ -82,7 +97,8 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         if not (model_files.is_gguf(self.models_path) or self.models_path.is_dir()):
             raise self.context.error("models_path", f"{self.models_path} is neither a .gguf file nor a model folder")
         if self.models_path.is_dir():
-            missing = model_files.missing_ir_files(self.models_path, model_files.LLM_IR_FILES)
+            expected = VISION_IR_FILES if is_vision_folder(self.models_path) else model_files.LLM_IR_FILES
+            missing = model_files.missing_ir_files(self.models_path, expected)
             if missing:
                 raise self.context.error(
                     "models_path",
@@ -124,6 +140,9 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
             options["plugin_config"] = {**DETERMINISTIC_PLUGIN_CONFIG, **options["plugin_config"]}
         return options
 
+    def load_would_pause_worker(self):
+        return not LLMTokenizer.is_loaded(self.models_path)  # the model's tokenizer: seconds holding the GIL
+
     def load_worker_side(self):
         tokenizer = LLMTokenizer.load(self.models_path, self.max_model_len, model_files.is_gguf(self.models_path))
         source = self.template_override or tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
@@ -135,6 +154,8 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
 
     def describe(self):
         described = {"max_model_len": self.max_model_len, "generation_defaults": self.generation_defaults.describe()}
+        if self.vision is not None:
+            described["input_modalities"] = ["text", "image"]
         if self.parsing is not None:
             described.update(self.parsing.describe())
         return described
@@ -142,9 +163,54 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
     # --- requests --------------------------------------------------------------------------
     def chat(self, chat_input):
         self.require_ready()
-        prompt = self.prompts.prepare(chat_input)
-        prompt_ids = self.tokenizer.encode(prompt.text, add_special_tokens=False)
-        return self._generate(prompt_ids, chat_input.params, prompt.new_output, prompt.structured_output)
+        if self.vision is None and not chat_input.images:
+            prompt = self.prompts.prepare(chat_input)
+            prompt_ids = self.tokenizer.encode(prompt.text, add_special_tokens=False)
+            return self._generate(prompt_ids, chat_input.params, prompt.new_output, prompt.structured_output)
+        prompt = self._prompt_with_images(chat_input)
+        images = self.vision.load(chat_input.images)
+        return self._generate(
+            self._ids_with_images(prompt.text),
+            chat_input.params,
+            prompt.new_output,
+            prompt.structured_output,
+            vision=(prompt.text, images),
+        )
+
+    def _prompt_with_images(self, chat_input):
+        """The ChatPrompt of a request with images, their tags in its text; checked before any is loaded."""
+        if self.vision is None:
+            refuse_images(chat_input, self.context.servable)
+        self.vision.check_count(chat_input.images)
+        template = self.prompts.template
+        # Tool instructions written into a message's text need it as one string (tool_prompt.py).
+        native = template_places_images(template.source) and not (chat_input.tools and not template.mentions("tools"))
+        messages = chat_input.messages if native else with_image_tags(chat_input.messages)
+        prompt = self.prompts.prepare(chat_input.with_messages(messages))
+        if native:  # the template wrote the model's placeholders; the pipeline matches them to the images in order
+            return prompt
+        tags = sum(prompt.text.count(IMAGE_TAG.format(index)) for index in range(len(chat_input.images)))
+        if tags != len(chat_input.images):
+            raise InvalidRequest(
+                f"The prompt places {tags} of the request's {len(chat_input.images)} images (the chat template "
+                "dropped some, or the text names image tags itself).",
+                param="messages",
+            )
+        return prompt
+
+    def _ids_with_images(self, text):
+        """The worker's count of a prompt with images: the text's tokens, and each image (a universal tag, or
+        the model's image token the template wrote) as the model's image token repeated as often as
+        config.json says an image takes (where it doesn't say: a tag counts nothing, a token once)."""
+        token_id, per_image = self.image_tokens
+        ids = []
+        for index, piece in enumerate(IMAGE_TAG_PATTERN.split(text)):
+            if index % 2 == 0:
+                for token in self.tokenizer.encode(piece, add_special_tokens=False) if piece else ():
+                    ids += [token] * (per_image if token == token_id and per_image else 1)
+            elif token_id is not None and per_image:
+                ids += [token_id] * per_image
+        return ids
 
     def complete(self, completion_input):
         self.require_ready()
@@ -154,7 +220,13 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         else:
             prompt_ids = self.tokenizer.encode(completion_input.prompt, add_special_tokens=True, param="prompt")
             echo_text = completion_input.prompt if completion_input.echo else None
-        return self._generate(prompt_ids, completion_input.params, echo_text=echo_text, prompt_param="prompt")
+        vision = None
+        if self.vision is not None:  # a vision-language pipeline takes text, not token ids (vision.py)
+            text = completion_input.prompt if not completion_input.prompt_ids else None
+            vision = (text if text is not None else self.tokenizer.decode_with_markers(prompt_ids), ())
+        return self._generate(
+            prompt_ids, completion_input.params, echo_text=echo_text, prompt_param="prompt", vision=vision
+        )
 
     def _generate(
         self,
@@ -164,6 +236,7 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         constraint=None,
         echo_text=None,
         prompt_param="messages",
+        vision=None,
     ):
         max_new_tokens = self.limits.max_new_tokens(
             len(prompt_ids), params.max_tokens, prompt_param, params.max_tokens_param
@@ -173,6 +246,10 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
         self.limits.check_choices(effective, max_new_tokens, temperature_given=params.temperature is not None)
         params, sampled = effective, effective.temperature > 0
         scoring = scoring_param(params, echo_text is not None)
+        if scoring and vision is not None:
+            raise InvalidRequest(
+                "Log-probabilities of the prompt are not available on a vision-language model.", param=scoring
+            )
         if scoring:
             check_scorable(scoring, self.options["enable_prefix_caching"])
         if params.structured_output and params.structured_output[0] == "json_schema":
@@ -183,6 +260,7 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
             tuple(prompt_ids),
             generation_settings(params, max_new_tokens, sampled, score_prompt=scoring is not None),
             spec_text(constraint or response_format_spec(params.structured_output)),
+            *(vision or ()),
         )
         stream = self.client.submit(request, timeout=self.options.get("request_timeout_seconds"))
         tokenizer = self.tokenizer
@@ -214,6 +292,8 @@ class ContinuousBatchingLLMNode(EngineNode, TextGenerator):
     # --- tokenize / detokenize -------------------------------------------------------------
     def tokenize_chat(self, chat_input):
         self.require_ready()
+        if chat_input.images:
+            return self._ids_with_images(self._prompt_with_images(chat_input).text)
         return self.tokenizer.encode(self.prompts.prepare(chat_input).text, add_special_tokens=False)
 
     def tokenize_text(self, text, add_special_tokens=True):

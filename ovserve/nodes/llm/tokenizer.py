@@ -15,6 +15,12 @@ from ovserve.nodes.llm.long_prompts import cut_length, encode_whole
 log = logging.getLogger("ovserve.llm")
 MAX_LOADED_TOKENIZERS = 8  # per worker process, beyond the servables that hold theirs
 _LOADED = {}  # (model path, its mtime, max_model_len, cuts) -> LLMTokenizer
+_RAW = {}  # (model path, its mtime) -> openvino_genai.Tokenizer, the slow part of an LLMTokenizer
+
+
+def _file_key(models_path):
+    path = Path(models_path)
+    return str(path.resolve()), path.stat().st_mtime_ns
 
 
 def _encode_piece(tokenizer, text, add_special_tokens):
@@ -62,26 +68,35 @@ class LLMTokenizer:
 
     @classmethod
     def load(cls, models_path, max_model_len, cuts_long_texts):
-        """The tokenizer of a model, loaded once per worker for each model file (and its settings): loading
-        holds the worker's GIL for seconds (a GGUF's tokenizer is built from the file), which pauses every
-        stream of the worker, so a servable reloaded with other options, or a second servable of the same
-        model, reuses the one already loaded. Tokenizers are read-only once made."""
-        path = Path(models_path)
-        key = (str(path.resolve()), path.stat().st_mtime_ns, max_model_len, cuts_long_texts)
+        """The tokenizer of a model, made once per worker for each model file and settings. Loading the
+        model's own tokenizer holds the worker's GIL for seconds (a GGUF's tokenizer is built from the
+        file: 3 s on an idle machine, 10-13 s under load), which pauses every stream of the worker; it is
+        kept per model file (`_RAW`), so a servable reloaded with other options, or a second servable of
+        the same model, makes only the cheap rest (0.2 s). Tokenizers are read-only once made."""
+        key = (*_file_key(models_path), max_model_len, cuts_long_texts)
         loaded = _LOADED.get(key)
         if loaded is None:
-            import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
+            raw = _RAW.get(key[:2])
+            if raw is None:
+                import openvino_genai  # only here: the supervisor validates configs without loading OpenVINO
 
-            loaded = cls(openvino_genai.Tokenizer(str(models_path)), max_model_len, cuts_long_texts)
+                raw = _RAW[key[:2]] = openvino_genai.Tokenizer(str(models_path))
+            loaded = cls(raw, max_model_len, cuts_long_texts)
             log.info(
                 "tokenizer of %s loaded (%s detokenization)",
                 models_path,
                 "byte-table" if loaded.byte_table else "windowed",
             )
             _LOADED[key] = loaded
-            while len(_LOADED) > MAX_LOADED_TOKENIZERS:  # the oldest first: dicts keep insertion order
-                del _LOADED[next(iter(_LOADED))]
+            for cache in (_LOADED, _RAW):
+                while len(cache) > MAX_LOADED_TOKENIZERS:  # the oldest first: dicts keep insertion order
+                    del cache[next(iter(cache))]
         return loaded
+
+    @staticmethod
+    def is_loaded(models_path):
+        """Whether this worker holds the model file's own tokenizer already (loading it would pause it)."""
+        return _file_key(models_path) in _RAW
 
     @property
     def chat_template(self):

@@ -1,0 +1,1 @@
+"""Text to speech (SpeechT5 and the other models openvino_genai.Text2SpeechPipeline runs)."""

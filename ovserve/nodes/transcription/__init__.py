@@ -1,0 +1,1 @@
+"""Transcription and translation of speech (Whisper) with openvino_genai.WhisperPipeline."""

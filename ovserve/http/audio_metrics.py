@@ -6,6 +6,8 @@ counts are the engine's since it started (a restarted engine counts from zero: a
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ovserve.http.engine_stats import stat_families
+
 AUDIO_KINDS = ("automatic_speech_recognition", "text_to_speech")
 
 
@@ -35,12 +37,4 @@ def _families():
 
 
 def engine_families(registry):
-    families = _families()
-    for servable in registry:
-        if servable.kind not in AUDIO_KINDS or not servable.is_ready():
-            continue
-        engine = servable.terminal.stats().get("engine", {})
-        for family, key in families:
-            if key in engine:
-                family.add_metric([servable.name], engine[key])
-    return [family for family, _ in families if family.samples]
+    return stat_families(registry, AUDIO_KINDS, _families())

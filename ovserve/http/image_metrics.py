@@ -7,6 +7,8 @@ Prometheus' rate() reads as a counter reset.
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ovserve.http.engine_stats import stat_families
+
 
 def _families():
     return [
@@ -48,12 +50,4 @@ def _families():
 
 
 def engine_families(registry):
-    families = _families()
-    for servable in registry:
-        if servable.kind != "image_generation" or not servable.is_ready():
-            continue
-        engine = servable.terminal.stats().get("engine", {})
-        for family, key in families:
-            if key in engine:
-                family.add_metric([servable.name], engine[key])
-    return [family for family, _ in families if family.samples]
+    return stat_families(registry, ("image_generation",), _families())

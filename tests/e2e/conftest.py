@@ -12,7 +12,7 @@ from tests.e2e.prepared_models import (  # noqa: F401
     retrieval_config,
     tiny_cross_encoder,
 )
-from tests.e2e.server import FIXTURES, RunningServer
+from tests.e2e.server import FIXTURES, serving
 from tests.e2e.upload_serializers import upload_bytes  # noqa: F401 (registers it with schemathesis)
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -35,12 +35,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    running = RunningServer(FIXTURES / "config.json", "--watchdog-seconds", str(WATCHDOG_SECONDS), log_path=log)
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    with serving(FIXTURES / "config.json", "--watchdog-seconds", str(WATCHDOG_SECONDS), log_path=log) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

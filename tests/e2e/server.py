@@ -1,6 +1,7 @@
 """Starting a real ovserve server (supervisor + engines + gunicorn/gevent) for end-to-end tests: the
 launcher `ovserve bench --serve` uses too."""
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,3 +29,14 @@ class RunningServer(LaunchedServer):
         if self._store:
             shutil.rmtree(self._store, ignore_errors=True)
         return code
+
+
+@contextlib.contextmanager
+def serving(config, *extra_args, log_path=None):
+    """A RunningServer, ready; stopped at the end, when it must exit with code 0 (a module fixture's body)."""
+    running = RunningServer(config, *extra_args, log_path=log_path)
+    try:
+        yield running.wait_ready()
+    finally:
+        code = running.stop()
+        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"

@@ -26,7 +26,7 @@ from ovserve.http.openapi import build_openapi
 from tests.audio_files import ffmpeg_tone, tone
 from tests.e2e.hub_stand_in import HubStandIn
 from tests.e2e.prepared_models import checked, run_ovserve
-from tests.e2e.server import REPO, RunningServer
+from tests.e2e.server import REPO, serving
 from tests.e2e.tiny_audio_models import write_speaker_embedding
 
 LLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -99,12 +99,8 @@ def audio_config(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def audio_server(audio_config, tmp_path_factory):
-    running = RunningServer(audio_config, log_path=tmp_path_factory.mktemp("audio-server") / "server.log")
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    with serving(audio_config, log_path=tmp_path_factory.mktemp("audio-server") / "server.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

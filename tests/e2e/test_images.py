@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error
 from ovserve.http.openapi import build_openapi
 from tests.e2e.hub_stand_in import HubStandIn
 from tests.e2e.prepared_models import checked, run_ovserve
-from tests.e2e.server import REPO, RunningServer
+from tests.e2e.server import REPO, serving
 from tests.e2e.test_fuzz import CONFIG, openai_error_on_4xx
 from tests.e2e.tiny_diffusion import export_tiny_diffusion
 
@@ -53,12 +53,8 @@ def images_config(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def images_server(images_config, tmp_path_factory):
-    running = RunningServer(images_config, log_path=tmp_path_factory.mktemp("images-server") / "server.log")
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    with serving(images_config, log_path=tmp_path_factory.mktemp("images-server") / "server.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from openai import OpenAI
 
 from ovserve.server.launcher import LaunchedServer
 from tests.e2e.prepared_models import GGUF_FILE, PULLED_EMBEDDINGS_MODEL, hub_env, package_folder
-from tests.e2e.server import FIXTURES, REPO, RunningServer, free_port
+from tests.e2e.server import FIXTURES, REPO, free_port, serving
 from tests.e2e.test_retrieval import DOCUMENTS, QUERY, SIMILAR, UNRELATED, cosine, reference_scores
 
 LLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -45,14 +45,10 @@ def ovms_models(tmp_path_factory, exported_minilm, exported_reranker):
 def ovms_server(ovms_models, tmp_path_factory):
     log = tmp_path_factory.mktemp("ovms-server") / "server.log"
     # OVMS's flag name --config_path (given after the launcher's --config, it is the one that counts).
-    running = RunningServer(
+    with serving(
         ovms_models / "config.json", "--config_path", str(ovms_models / "config.json"), log_path=log
-    )
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

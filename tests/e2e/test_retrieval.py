@@ -11,7 +11,7 @@ import requests
 from openai import BadRequestError, OpenAI
 
 from tests.e2e.prepared_models import DEFAULT_MODEL, EMBEDDINGS_MODEL, PULLED_EMBEDDINGS_MODEL, RERANK_MODEL
-from tests.e2e.server import RunningServer
+from tests.e2e.server import serving
 
 SIMILAR = ("The cat sits on the mat.", "A feline rests on a rug.")
 UNRELATED = "The stock market closed higher on Tuesday."
@@ -28,12 +28,8 @@ DOCUMENTS = [
 @pytest.fixture(scope="module")
 def retrieval_server(pulled_models, exported_minilm, exported_reranker, retrieval_config, tmp_path_factory):
     log = tmp_path_factory.mktemp("retrieval-server") / "server.log"
-    running = RunningServer(retrieval_config, log_path=log)
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    with serving(retrieval_config, log_path=log) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from PIL import Image
 
 from tests.e2e.hub_stand_in import HubStandIn
 from tests.e2e.prepared_models import DEFAULT_MODEL, checked, run_ovserve
-from tests.e2e.server import REPO, RunningServer
+from tests.e2e.server import REPO, serving
 from tests.e2e.test_disconnect_and_batching import open_stream_and_drop, wait_until_idle
 from tests.e2e.tiny_vlm import IMAGE_TOKENS
 
@@ -140,12 +140,8 @@ def exported_vlm(tmp_path_factory, media_folder):
 @pytest.fixture(scope="module")
 def vision_server(exported_vlm):
     root, _, config = exported_vlm
-    running = RunningServer(config, log_path=root / "server.log")
-    try:
-        yield running.wait_ready()
-    finally:
-        code = running.stop()
-        assert code == 0, f"server exited with {code}; log tail:\n{running.log_text()[-3000:]}"
+    with serving(config, log_path=root / "server.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

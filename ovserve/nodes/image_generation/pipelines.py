@@ -52,8 +52,16 @@ class ImagePipelines:
         }
 
 
+def steps_run(pipeline):
+    """The denoising steps the pipeline's last generate call ran, as it timed them. Not the step callback's
+    count: genai runs the callback on a thread of its own and drops the steps still queued for it when
+    the generation ends, so a fast generation's last callbacks may never come."""
+    return len(pipeline.get_performance_metrics().raw_metrics.iteration_durations)
+
+
 def run_job(pipelines, job, callback):
-    """The job's pixels, (n, height, width, 3) uint8, or None when `callback` stopped it."""
+    """The job's pixels, (n, height, width, 3) uint8, and the steps run per image; pixels None when
+    `callback` stopped it."""
     settings = {"num_images_per_prompt": job.n, "num_inference_steps": job.num_inference_steps, "rng_seed": job.seed}
     if job.guidance_scale is not None:
         settings["guidance_scale"] = job.guidance_scale
@@ -62,33 +70,33 @@ def run_job(pipelines, job, callback):
     if job.image is None:
         if job.width is not None:
             settings.update(width=job.width, height=job.height)
-        output = pipelines.text_to_image.generate(job.prompt, callback=callback, **settings)
+        pipeline = pipelines.text_to_image
+        output = pipeline.generate(job.prompt, callback=callback, **settings)
     else:
         image, mask = codec.decode_edit(job.image, job.mask, (job.width, job.height))
         if job.strength is not None:
             settings["strength"] = job.strength
         if mask is not None:
             return _inpaint_one_by_one(pipelines.inpainting, job, image, mask, callback, settings)
-        else:
-            output = pipelines.image_to_image.generate(
-                job.prompt, openvino.Tensor(image), callback=callback, **settings
-            )
+        pipeline = pipelines.image_to_image
+        output = pipeline.generate(job.prompt, openvino.Tensor(image), callback=callback, **settings)
     pixels = numpy.asarray(output.data)
-    return pixels if pixels.ndim == 4 and pixels.shape[0] > 0 else None  # a stopped generation gives nothing
+    stopped = pixels.ndim != 4 or pixels.shape[0] == 0  # a stopped generation gives nothing
+    return (None if stopped else pixels), steps_run(pipeline)
 
 
 def _inpaint_one_by_one(pipeline, job, image, mask, callback, settings):
     """Inpainting's images, one call each with seeds seed, seed+1, ...: InpaintingPipeline (2026.4) fails
     num_images_per_prompt > 1 ("Shapes for current[2,4,32,32]and initial image latents [1,4,32,32] must
     match"), so the n images of a request are made in turn."""
-    frames = []
+    frames, steps = [], 0
     for index in range(job.n):
         settings = dict(settings, num_images_per_prompt=1, rng_seed=job.seed + index)
         output = pipeline.generate(
             job.prompt, openvino.Tensor(image), openvino.Tensor(mask), callback=callback, **settings
         )
-        pixels = numpy.asarray(output.data)
+        pixels, steps = numpy.asarray(output.data), steps_run(pipeline)
         if pixels.ndim != 4 or pixels.shape[0] == 0:
-            return None  # stopped by the callback
+            return None, steps  # stopped by the callback
         frames.append(pixels)
-    return numpy.concatenate(frames)
+    return numpy.concatenate(frames), steps

@@ -32,7 +32,7 @@ class Task:
         self.cancelled = False  # set by the engine's thread; read by the pipeline's callback
         self.finished = threading.Event()
         self.result = None  # GeneratedImages or RequestFailure, once finished (None: it was cancelled)
-        self.steps = 0
+        self.steps = 0  # as the step callback tells them while it runs; once finished, as the pipeline ran them
         self._started = self._last_log = 0.0
 
     def on_step(self, step, num_steps, latent):
@@ -47,7 +47,7 @@ class Task:
     def run(self, pipelines):
         self._started = self._last_log = time.monotonic()
         try:
-            pixels = run_job(pipelines, self.job, self.on_step)
+            pixels, self.steps = run_job(pipelines, self.job, self.on_step)
             if self.cancelled:
                 return
             if pixels is None:

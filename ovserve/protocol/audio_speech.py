@@ -5,7 +5,7 @@ from ovserve.graph.servable import Servable
 from ovserve.protocol.api import Api, Call, RawAnswer
 from ovserve.protocol.validation import validate_body
 
-DEFAULT_FORMAT = "wav"  # OpenAI's default is mp3; wav is lossless and what every reader opens
+DEFAULT_FORMAT = "mp3"  # OpenAI's default: a client that saves speech.mp3 without asking gets an mp3
 
 
 def parse_speech(body, request_id=""):

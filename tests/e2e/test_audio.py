@@ -275,6 +275,9 @@ def test_speech_formats_read_back(client, audio_server):
         ).content
         info = soundfile.info(io.BytesIO(data))
         assert (info.format, info.samplerate) == (container, 16000)
+    unasked = client.audio.speech.create(model=SPEECH, voice="alice", input="hello world")
+    assert soundfile.info(io.BytesIO(unasked.content)).format == "MP3"  # OpenAI's default
+    assert unasked.response.headers["content-type"] == "audio/mpeg"
     pcm = client.audio.speech.create(model=SPEECH, voice="alice", input="hello world", response_format="pcm")
     assert len(pcm.content) % 2 == 0 and len(pcm.content) > 0  # 16-bit samples at 24 kHz
     assert len(pcm.content) // 2 == pytest.approx(len(samples) * 24000 / 16000, abs=4)

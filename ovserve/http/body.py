@@ -45,7 +45,7 @@ def read_json(req, max_bytes=DEFAULT_MAX_BODY_BYTES):
     if not is_json_content_type(req.content_type):
         media_type = req.content_type.split(";")[0].strip().lower()
         raise UnsupportedMediaType(f"Content-Type must be application/json, got '{media_type}'.")
-    raw = _read_bytes(req, max_bytes)
+    raw = read_body_bytes(req, max_bytes)
     if not raw:
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:
@@ -68,7 +68,7 @@ def read_json(req, max_bytes=DEFAULT_MAX_BODY_BYTES):
     return body
 
 
-def _read_bytes(req, max_bytes):
+def read_body_bytes(req, max_bytes):
     """The body, at most max_bytes + 1 of it; with chunked transfer encoding (no Content-Length) too."""
     if req.content_length is not None:
         if req.content_length > max_bytes:

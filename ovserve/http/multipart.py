@@ -29,7 +29,7 @@ import falcon
 from falcon.media.multipart import MultipartFormHandler, MultipartParseOptions
 
 from ovserve.errors import InvalidRequest
-from ovserve.http.body import DEFAULT_MAX_BODY_BYTES, _read_bytes
+from ovserve.http.body import DEFAULT_MAX_BODY_BYTES, read_body_bytes
 
 MULTIPART_FORM_DATA = "multipart/form-data"
 LIST_SUFFIX = "[]"
@@ -111,7 +111,7 @@ def read_multipart(
             f"Content-Type must be multipart/form-data (a form with a file upload), got '{media_type}'.",
             code="unsupported_content_type",
         )
-    raw = _read_bytes(req, max_bytes)
+    raw = read_body_bytes(req, max_bytes)
     return parse_multipart(raw, req.content_type, max_file_bytes=max_file_bytes)
 
 

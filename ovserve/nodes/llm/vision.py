@@ -20,6 +20,7 @@ from pathlib import Path
 from ovserve.errors import InvalidRequest, UnsupportedByModel
 from ovserve.media.decoding import ImageLimits, decode_image
 from ovserve.media.sources import MediaPolicy, read_image_source
+from ovserve.runtime.off_loop import run_off_loop
 
 VISION_IR_FILES = (
     "openvino_language_model.xml",
@@ -90,16 +91,6 @@ def image_token_facts(models_path):
     return token_id, per_image
 
 
-def _off_hub(function, *args):
-    """Run `function` in a real thread of the worker's pool: Pillow's decoding (and reading a file or a
-    socket) then never holds the event loop that serves the other requests' streams."""
-    try:
-        import gevent
-    except ImportError:  # outside a gevent worker (tools, unit tests)
-        return function(*args)
-    return gevent.get_hub().threadpool.apply(function, args)
-
-
 class VisionInputs:
     """A servable's image policy (limits, allowed sources) and the loading of a request's images."""
 
@@ -128,7 +119,7 @@ class VisionInputs:
         self.check_count(images)
         loaded = []
         for image in images:
-            result = _off_hub(self._load_one, image)
+            result = run_off_loop(self._load_one, image)
             if isinstance(result, InvalidRequest):
                 raise result
             loaded.append(result)

@@ -59,6 +59,12 @@ def steps_run(pipeline):
     return len(pipeline.get_performance_metrics().raw_metrics.iteration_durations)
 
 
+def _pixels(output):
+    """A generate call's images as (n, height, width, 3) uint8, or None: a stopped generation gives none."""
+    pixels = numpy.asarray(output.data)
+    return pixels if pixels.ndim == 4 and pixels.shape[0] > 0 else None
+
+
 def run_job(pipelines, job, callback):
     """The job's pixels, (n, height, width, 3) uint8, and the steps run per image; pixels None when
     `callback` stopped it."""
@@ -80,23 +86,21 @@ def run_job(pipelines, job, callback):
             return _inpaint_one_by_one(pipelines.inpainting, job, image, mask, callback, settings)
         pipeline = pipelines.image_to_image
         output = pipeline.generate(job.prompt, openvino.Tensor(image), callback=callback, **settings)
-    pixels = numpy.asarray(output.data)
-    stopped = pixels.ndim != 4 or pixels.shape[0] == 0  # a stopped generation gives nothing
-    return (None if stopped else pixels), steps_run(pipeline)
+    return _pixels(output), steps_run(pipeline)
 
 
 def _inpaint_one_by_one(pipeline, job, image, mask, callback, settings):
     """Inpainting's images, one call each with seeds seed, seed+1, ...: InpaintingPipeline (2026.4) fails
     num_images_per_prompt > 1 ("Shapes for current[2,4,32,32]and initial image latents [1,4,32,32] must
     match"), so the n images of a request are made in turn."""
-    frames, steps = [], 0
+    frames = []
     for index in range(job.n):
         settings = dict(settings, num_images_per_prompt=1, rng_seed=job.seed + index)
         output = pipeline.generate(
             job.prompt, openvino.Tensor(image), openvino.Tensor(mask), callback=callback, **settings
         )
-        pixels, steps = numpy.asarray(output.data), steps_run(pipeline)
-        if pixels.ndim != 4 or pixels.shape[0] == 0:
-            return None, steps  # stopped by the callback
+        pixels = _pixels(output)
+        if pixels is None:
+            return None, steps_run(pipeline)  # stopped by the callback
         frames.append(pixels)
-    return numpy.concatenate(frames), steps
+    return numpy.concatenate(frames), steps_run(pipeline)
